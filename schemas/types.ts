@@ -1,0 +1,130 @@
+/**
+ * TypeScript shapes of the layer's event contracts. The Avro schemas in this folder (`*.avsc`) are the source of
+ * truth on the wire; these types match them field for field. Block hashes are values of the layer's own hash space
+ * (see `block-hash.ts`): signed 64-bit integers carried as Avro `long`, `bigint` in TypeScript.
+ */
+
+/** A block hash in the layer's hash space: a signed 64-bit integer. */
+export type BlockHash = bigint;
+
+export type RequestPhase = 'ARRIVED' | 'PREFILLED' | 'FINISHED' | 'ABORTED';
+
+/** One LLM call's lifecycle event, produced by the tagging proxy, an SDK, or the engine simulator. */
+export interface RequestEvent {
+  /** Unique id of this event (used as the `causeId` of acts it triggers). */
+  eventId: string;
+  requestId: string;
+  engineId: string;
+  workloadId: string;
+  sessionId: string;
+  agentId: string;
+  phase: RequestPhase;
+  /** Event time, epoch ms (simulated time in the simulator). */
+  ts: number;
+  /** Produce time, epoch ms wall clock (for act latency). */
+  producedAt: number;
+  promptTokens: number;
+  /** Prompt tokens served from the GPU prefix cache (known at PREFILLED/FINISHED; 0 before). */
+  cachedTokens: number;
+  /** Prompt block hashes, head to tail, in the layer's hash space (full 16-token blocks only). */
+  blockHashes: BlockHash[];
+  /** Full output blocks cached at FINISHED (chained after the prompt blocks). */
+  outputBlockHashes: BlockHash[];
+  outputTokens: number;
+  /** Name of a tool the agent called in this step, if any (its execution is the gap before the next step). */
+  toolCall: string | null;
+}
+
+export type KvEventKind = 'BLOCK_STORED' | 'BLOCK_REMOVED' | 'ALL_CLEARED';
+export type Medium = 'GPU' | 'CPU' | 'DISK';
+
+/** One KV-cache event of an engine, mirroring vLLM's KV events, hashes mapped into the layer's hash space. */
+export interface KvEvent {
+  eventId: string;
+  engineId: string;
+  /** Engine-local sequence number (vLLM's ZMQ seq, or the simulator's counter). */
+  seq: number;
+  ts: number;
+  producedAt: number;
+  kind: KvEventKind;
+  blockHashes: BlockHash[];
+  parentHash: BlockHash | null;
+  /** Token ids of the stored blocks (BlockStored only; may be empty when the producer omits them). */
+  tokenIds: number[];
+  medium: Medium;
+}
+
+/** Fields every act carries: who it is for, ordering, and what caused it. */
+export interface ActHeader {
+  engineId: string;
+  /** Per (engine, kind) monotonically increasing; a hook drops an act whose seq is not newer than the last applied. */
+  seq: number;
+  /** Issue time, epoch ms (simulated time in the simulator). */
+  issuedAt: number;
+  /** The act is stale after issuedAt + ttlMs. */
+  ttlMs: number;
+  /** eventId of the event that caused this act. */
+  causeId: string;
+  /** producedAt of the causing event (wall clock, for latency). */
+  causeProducedAt: number;
+  /** Policy that produced it. */
+  policy: string;
+}
+
+/** One group of blocks sharing an eviction priority. Lower priority is evicted first; ties by LRU order. */
+export interface EvictionEntry {
+  /** `sessionId/agentId` of the context, or null for a group not tied to one context (e.g. anchors). */
+  contextId: string | null;
+  /** Blocks of the group, head to tail. */
+  blockHashes: BlockHash[];
+  priority: number;
+}
+
+export interface EvictionHints extends ActHeader {
+  kind: 'evict';
+  entries: EvictionEntry[];
+}
+
+export interface Prefetch extends ActHeader {
+  kind: 'prefetch';
+  sessionId: string;
+  agentId: string;
+  /** Blocks to bring into GPU (from the CPU tier), head to tail. */
+  blockHashes: BlockHash[];
+  /** Useless after this many ms from issuedAt. */
+  deadlineMs: number;
+}
+
+export interface Pin extends ActHeader {
+  kind: 'pin';
+  blockHashes: BlockHash[];
+  /** Pinned blocks are not evicted until issuedAt + pinTtlMs. */
+  pinTtlMs: number;
+}
+
+export type Act = EvictionHints | Prefetch | Pin;
+export type ActKind = Act['kind'];
+export const ACT_KINDS: readonly ActKind[] = ['evict', 'prefetch', 'pin'];
+
+/** Transition counts of one workload from one source partition, with the offset they cover (DESIGN §7). */
+export interface ModelUpdate {
+  workloadId: string;
+  partition: number;
+  /** Next offset to read: counts cover every record of the partition below it. */
+  offset: number;
+  agents: string[];
+  /** Row-major counts over (agents + END): from i to j at index i*(agents.length+1)+j. */
+  counts: number[];
+  updatedAt: number;
+}
+
+/** A record that could not be processed, with where it came from. */
+export interface DeadLetter {
+  originTopic: string;
+  originPartition: number;
+  originOffset: string;
+  stage: string;
+  reason: string;
+  failedAt: number;
+  payload: Uint8Array;
+}
