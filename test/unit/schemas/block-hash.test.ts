@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BLOCK_SIZE, ROOT_HASH, blockHashes, blockHashesInto, hashBlock } from '../../../schemas/block-hash.js';
+import { BLOCK_SIZE, blockHashes, blockHashesInto, hashBlock, ROOT_HASH } from '../../../schemas/block-hash.js';
 
 const tokens = Array.from({ length: 16 * 5 + 7 }, (_, i) => (i * 7919) % 128_256);
 
