@@ -75,7 +75,10 @@ export interface ActHeader {
 export interface EvictionEntry {
   /** `sessionId/agentId` of the context, or null for a group not tied to one context (e.g. anchors). */
   contextId: string | null;
-  /** Blocks of the group, head to tail. */
+  /**
+   * Blocks of the group, head to tail. Empty with a non-null `contextId` means "the blocks last registered for this
+   * context on this engine" (a policy sends a context's blocks once and afterwards only re-prioritizes it).
+   */
   blockHashes: BlockHash[];
   priority: number;
 }
