@@ -59,6 +59,13 @@ export class DecodeError extends CacheSageError {
   }
 }
 
+/** A value that does not fit its schema; `details.path` names the offending field. Never retriable. */
+export class EncodeError extends CacheSageError {
+  constructor(message: string, options: Omit<CacheSageErrorOptions, 'retriable'> = {}) {
+    super('ENCODE_FAILED', message, { ...options, retriable: false });
+  }
+}
+
 /** A record that decodes but violates a contract (missing field, wrong engine, out of range). */
 export class BadRecordError extends CacheSageError {
   constructor(message: string, options: Omit<CacheSageErrorOptions, 'retriable'> = {}) {
