@@ -119,6 +119,32 @@ export interface ModelUpdate {
   /** Row-major counts over (agents + END): from i to j at index i*(agents.length+1)+j. */
   counts: number[];
   updatedAt: number;
+  /** Width of one time bucket in ms; 0 (the default when omitted) when no buckets are kept. */
+  bucketMs?: number;
+  /** Time-bucketed counts, oldest first, for read-time decay; empty (the default) when bucketMs is 0. */
+  buckets?: CountBucket[];
+}
+
+/** Transitions counted in [startMs, startMs + bucketMs), same layout as `ModelUpdate.counts`. */
+export interface CountBucket {
+  startMs: number;
+  counts: number[];
+}
+
+/** Where a running session stands (compacted topic `cachesage.sessions`, key sessionId). */
+export interface SessionPosition {
+  workloadId: string;
+  sessionId: string;
+  /** Agent of the session's most recent call. */
+  lastAgent: string;
+  /** Agent of the call before it; null after the first call. */
+  prevAgent: string | null;
+  /** Calls of the session seen so far. */
+  steps: number;
+  /** Event time of the most recent call's last event, epoch ms. */
+  lastTs: number;
+  /** Engine that served the most recent call. */
+  engineId: string;
 }
 
 /** A record that could not be processed, with where it came from. */
@@ -130,4 +156,8 @@ export interface DeadLetter {
   reason: string;
   failedAt: number;
   payload: Uint8Array;
+  /** The record's key; null (the default when omitted) when it had none. */
+  key?: string | null;
+  /** The record's headers; empty (the default) when omitted. */
+  headers?: Record<string, string>;
 }
