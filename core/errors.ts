@@ -73,6 +73,17 @@ export class BadRecordError extends CacheSageError {
   }
 }
 
+/** A topology definition that cannot run: a duplicate name, a dangling reference, a cycle. Never retriable. */
+export class TopologyError extends CacheSageError {
+  constructor(
+    code: 'TOPOLOGY_INVALID' | 'DUPLICATE_NAME',
+    message: string,
+    options: Omit<CacheSageErrorOptions, 'retriable'> = {},
+  ) {
+    super(code, message, { ...options, retriable: false });
+  }
+}
+
 /** A bug in the caller: a violated precondition. Never retried. */
 export class ProgrammerError extends CacheSageError {
   constructor(message: string, options: Omit<CacheSageErrorOptions, 'retriable'> = {}) {

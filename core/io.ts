@@ -88,3 +88,22 @@ export interface Scheduler {
   now(): number;
   schedule(atMs: number, fn: () => void): void;
 }
+
+/** A message delivered on a subject (NATS core, or the in-memory bus's act subjects). */
+export interface SubjectMessage<T = Uint8Array> {
+  subject: string;
+  value: T;
+  headers: Readonly<Record<string, string>>;
+}
+
+/** Stops a subscription; calling it twice is harmless. */
+export type Unsubscribe = () => void;
+
+/**
+ * Subscribes `handler` to every subject matching `pattern` (NATS wildcards: `*` one token, `>` the rest). The
+ * in-memory bus and the NATS transport both provide one; engine hooks take it as their only dependency.
+ */
+export type SubscribeFn<T = Uint8Array> = (
+  pattern: string,
+  handler: (message: SubjectMessage<T>) => void,
+) => Unsubscribe;
