@@ -118,13 +118,13 @@ export async function kafkaUp(options: KafkaLauncherOptions): Promise<KafkaUpRes
           'Install it (Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless) or set KAFKA_BROKERS to use another broker.',
       );
     }
+    await assertPortsFree(o);
     await ensureKafkaJars({
       pomPath: o.paths.pom,
       libsDir: o.paths.libs,
       mvnCommand: o.mvnCommand,
       progress: o.progress,
     });
-    await assertPortsFree(o);
     mkdirSync(o.paths.root, { recursive: true });
     writeFileSync(o.paths.serverProperties, serverProperties(o));
     if (!existsSync(join(o.paths.logDirs, 'meta.properties'))) await formatStorage(o, java.command);
