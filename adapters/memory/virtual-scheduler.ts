@@ -94,7 +94,8 @@ export function createVirtualScheduler(options: VirtualSchedulerOptions = {}): V
     runAll(maxTasks = Number.POSITIVE_INFINITY): number {
       let n = 0;
       while (heap.length > 0) {
-        if (n >= maxTasks) throw new ProgrammerError(`runAll: more than ${maxTasks} tasks (a task reschedules forever?)`);
+        if (n >= maxTasks)
+          throw new ProgrammerError(`runAll: more than ${maxTasks} tasks (a task reschedules forever?)`);
         runOne();
         n++;
       }

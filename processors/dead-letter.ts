@@ -1,0 +1,48 @@
+import type { OperatorFunction } from 'rxjs';
+import { ConfigError, reasonOf } from '../core/errors.js';
+import type { SinkMessage } from '../core/io.js';
+import type { DeadLetter } from '../schemas/types.js';
+import { recordOperator } from './record-operator.js';
+import type { StageFailure } from './stage-record.js';
+
+export interface DeadLetterOptions {
+  /** Topic of the dead letters, e.g. `cachesage.dlq`. */
+  destination: string;
+  /** Failure time (the injected scheduler's clock). */
+  now: () => number;
+  /** Encodes the envelope for the wire (an Avro codec's `encode`); without it the envelope is the value. */
+  encode?: (letter: DeadLetter) => Uint8Array;
+}
+
+const utf8 = new TextEncoder();
+
+/** The raw bytes of a failed record; a value (in-memory bus) is rendered as JSON, bigints as decimal strings. */
+export function payloadBytes(raw: unknown): Uint8Array {
+  if (raw instanceof Uint8Array) return raw;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(raw, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    text = undefined;
+  }
+  return utf8.encode(text ?? String(raw));
+}
+
+/** Builds the dead-letter envelope of each failure: origin (topic, partition, offset), stage, reason, raw payload. */
+export function deadLetter(options: DeadLetterOptions): OperatorFunction<StageFailure, SinkMessage<unknown>> {
+  const { destination, now, encode } = options;
+  if (typeof destination !== 'string' || destination.length === 0) throw new ConfigError('dead-letter: no destination');
+  return recordOperator((f: StageFailure, emit: (o: SinkMessage<unknown>) => void) => {
+    const { origin } = f.record;
+    const letter: DeadLetter = {
+      originTopic: origin.topic,
+      originPartition: origin.partition,
+      originOffset: origin.offset,
+      stage: f.stage,
+      reason: f.policy === undefined ? reasonOf(f.error) : `policy ${f.policy}: ${reasonOf(f.error)}`,
+      failedAt: now(),
+      payload: payloadBytes(f.record.raw),
+    };
+    emit({ destination, key: f.record.key, value: encode === undefined ? letter : encode(letter) });
+  });
+}

@@ -1,0 +1,50 @@
+import type { Origin, SourceRecord } from '../core/io.js';
+
+/**
+ * A record in flight through the stages: the identity of the source record it came from (for ordering, commits and
+ * dead letters) and the value the previous stage produced. Stages never mutate a record; they emit new ones.
+ */
+export interface StageRecord<T> {
+  origin: Origin;
+  key: string | null;
+  /** Timestamp of the source record, epoch ms. */
+  timestampMs: number;
+  /** The value as read from the source (bytes, or a value on the in-memory bus), kept for dead letters. */
+  raw: unknown;
+  value: T;
+}
+
+/** A record a stage could not process, as a value (DESIGN §12: never a dead stream). */
+export interface StageFailure {
+  failed: true;
+  stage: string;
+  record: StageRecord<unknown>;
+  error: unknown;
+  /** The policy that failed, when the stage hosts several (observe, decide). */
+  policy?: string;
+}
+
+/** What a stage emits: records for the next stage, or failures routed by the stage's `onError`. */
+export type StageOutput<T> = StageRecord<T> | StageFailure;
+
+export function isFailure(item: StageOutput<unknown>): item is StageFailure {
+  return (item as StageFailure).failed === true;
+}
+
+export function toStageRecord<T>(record: SourceRecord<T>): StageRecord<T> {
+  return {
+    origin: record.origin,
+    key: record.key,
+    timestampMs: record.timestampMs,
+    raw: record.value,
+    value: record.value,
+  };
+}
+
+export function withValue<I, O>(record: StageRecord<I>, value: O): StageRecord<O> {
+  return { origin: record.origin, key: record.key, timestampMs: record.timestampMs, raw: record.raw, value };
+}
+
+export function failure(stage: string, record: StageRecord<unknown>, error: unknown, policy?: string): StageFailure {
+  return policy === undefined ? { failed: true, stage, record, error } : { failed: true, stage, record, error, policy };
+}
