@@ -2,7 +2,8 @@
  * A workload prepared for simulation: every turn's prompt and output as block ids in a dense id space, with the
  * layer's block hash of each id. Produced by the trace loader (real logs, tokenized) and by the synthetic
  * generator; consumed by the engine simulator and the evaluation. Block ids are workload-local indices into
- * `hashes`; equal ids mean equal hashes (and so equal prefixes).
+ * `hashes`; equal ids mean equal hashes (and so equal prefixes). Block-id arrays may be views into one buffer per
+ * context: treat them as read-only.
  */
 export interface PreparedTurn {
   /** 0-based position in the session. */
