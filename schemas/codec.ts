@@ -1,5 +1,5 @@
 import type avro from 'avsc';
-import { DecodeError, EncodeError } from '../core/errors.js';
+import { ConfigError, DecodeError, EncodeError } from '../core/errors.js';
 import { defaultSchemaRegistry, type ReadPlan, type SchemaEntry, type SchemaRegistry } from './registry.js';
 import type {
   DeadLetter,
@@ -81,8 +81,10 @@ export interface CodecOptions {
   initialBufferBytes?: number;
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+function asBuffer(bytes: Uint8Array, what: string): Buffer {
+  if (Buffer.isBuffer(bytes)) return bytes;
+  if (bytes instanceof Uint8Array) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new DecodeError('DECODE_FAILED', `${what}: expected bytes, got ${bytes === null ? 'null' : typeof bytes}`);
 }
 
 function describeValue(val: unknown): string {
@@ -127,7 +129,11 @@ export function createCodec<K extends SchemaName>(name: K, options: CodecOptions
     if (plan !== undefined && plan.reader === current) plans.set(entry.id, plan);
   }
   const type = current.type;
-  let scratch = Buffer.allocUnsafe(Math.max(64, options.initialBufferBytes ?? 16 * 1024));
+  const initialBytes = options.initialBufferBytes ?? 16 * 1024;
+  if (!Number.isInteger(initialBytes) || initialBytes < 1 || initialBytes > 2 ** 30) {
+    throw new ConfigError(`createCodec: initialBufferBytes must be an integer in [1, 2^30], got ${initialBytes}`);
+  }
+  let scratch = Buffer.allocUnsafe(Math.max(64, initialBytes));
 
   function write(value: unknown, offset: number): number {
     for (;;) {
@@ -199,7 +205,7 @@ export function createCodec<K extends SchemaName>(name: K, options: CodecOptions
       return copyOut(0, end);
     },
     decode(bytes) {
-      const buf = asBuffer(bytes);
+      const buf = asBuffer(bytes, current.name);
       return decodeBody(buf, HEADER_BYTES, readFramedId(buf, current.name));
     },
     encodeForNats(value) {
@@ -207,16 +213,17 @@ export function createCodec<K extends SchemaName>(name: K, options: CodecOptions
       return { data: copyOut(0, end), headers: { ...natsHeaders } };
     },
     decodeFromNats(data, headers) {
-      return decodeBody(asBuffer(data), 0, readNatsId(headers, current.name));
+      return decodeBody(asBuffer(data, current.name), 0, readNatsId(headers, current.name));
     },
     decodeBody(body, schemaId) {
-      return decodeBody(asBuffer(body), 0, schemaId);
+      return decodeBody(asBuffer(body, current.name), 0, schemaId);
     },
   };
 }
 
 /** Schema id of Confluent-framed bytes; DecodeError (DECODE_FAILED) on short input or a wrong magic byte. */
 export function readFramedId(bytes: Uint8Array, what = 'record'): number {
+  if (!(bytes instanceof Uint8Array)) asBuffer(bytes, what);
   if (bytes.length < HEADER_BYTES) {
     throw new DecodeError('DECODE_FAILED', `${what}: ${bytes.length} bytes, shorter than the 5-byte header`, {
       details: { bytes: bytes.length },

@@ -63,6 +63,19 @@ describe('malformed input gives DecodeError, never anything else', () => {
     expect(attempt(() => kv.decode(pin))).toEqual({ ok: false, code: 'DECODE_FAILED' });
   });
 
+  it('a tombstone (null value) or anything that is not bytes', () => {
+    const kv = codecOf('KvEvent');
+    for (const notBytes of [null, undefined, 'abc', 42, {}, [0, 0, 0, 0, 2]]) {
+      const value = notBytes as unknown as Uint8Array;
+      expect(attempt(() => kv.decode(value))).toEqual({ ok: false, code: 'DECODE_FAILED' });
+      expect(attempt(() => kv.decodeFromNats(value, { [SCHEMA_ID_HEADER]: '2' }))).toEqual({
+        ok: false,
+        code: 'DECODE_FAILED',
+      });
+      expect(attempt(() => acts.decode(value))).toEqual({ ok: false, code: 'DECODE_FAILED' });
+    }
+  });
+
   it('every truncation and every trailing byte of every sample', () => {
     for (const name of SCHEMA_NAMES) {
       const codec = codecOf(name);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CacheSageError, DecodeError, EncodeError } from '../../../core/errors.js';
+import { CacheSageError, ConfigError, DecodeError, EncodeError } from '../../../core/errors.js';
 import {
   actCodecFor,
   createActCodec,
@@ -95,6 +95,12 @@ describe('codec round trip', () => {
     };
     expect(codec.decode(codec.encode(big))).toEqual(big);
     expect(codec.decode(codec.encode(SAMPLES.RequestEvent[1]!))).toEqual(SAMPLES.RequestEvent[1]);
+  });
+
+  it('validates its options', () => {
+    for (const initialBufferBytes of [0, -1, 1.5, 2 ** 31]) {
+      expect(() => createCodec('Pin', { initialBufferBytes })).toThrow(ConfigError);
+    }
   });
 
   it('fills fields that have a default when the value omits them', () => {
