@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -107,4 +107,30 @@ function readProc(pid: number, file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Exit code and output of a finished command. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  /** stdout and stderr interleaved as they arrived. */
+  output: string;
+}
+
+/** Runs a command to completion, collecting its output; rejects only when it cannot be started. */
+export function runCommand(command: string, args: string[]): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code: code ?? 1, stdout, output }));
+  });
 }

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InfraError } from '../../core/errors.js';
 import { tail } from '../log-tail.js';
-import { findExecutable } from '../process.js';
+import { findExecutable, runCommand } from '../process.js';
 
 /** Written into the libs folder after a complete fetch: the hash of the pom it came from. */
 const MARKER = '.complete';
@@ -57,7 +56,7 @@ export async function ensureKafkaJars(options: KafkaJarsOptions): Promise<'cache
     '-DincludeScope=runtime',
     `-DoutputDirectory=${partial}`,
   ];
-  const { code, output } = await run(mvn.command, args);
+  const { code, output } = await runCommand(mvn.command, args);
   if (code !== 0) {
     rmSync(partial, { recursive: true, force: true });
     throw new InfraError(
@@ -74,19 +73,4 @@ export async function ensureKafkaJars(options: KafkaJarsOptions): Promise<'cache
 
 function pomHash(pomPath: string): string {
   return createHash('sha256').update(readFileSync(pomPath)).digest('hex');
-}
-
-function run(command: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? 1, output }));
-  });
 }

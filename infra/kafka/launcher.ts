@@ -14,6 +14,7 @@ import {
   isAlive,
   readPidFile,
   removeFile,
+  runCommand,
   stopProcess,
   writePidFile,
 } from '../process.js';
@@ -273,30 +274,15 @@ async function formatStorage(o: Resolved, java: string): Promise<void> {
   await runJava(java, [...base, 'format', '-t', clusterId, '-c', o.paths.serverProperties, '--ignore-formatted']);
 }
 
-function runJava(java: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(java, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0) resolve(out);
-      else {
-        reject(
-          new InfraError(
-            'INFRA_START_FAILED',
-            `${args.slice(-4).join(' ')} failed (exit ${code}):\n${tail(out + err, 20)}`,
-          ),
-        );
-      }
-    });
-  });
+async function runJava(java: string, args: string[]): Promise<string> {
+  const result = await runCommand(java, args);
+  if (result.code !== 0) {
+    throw new InfraError(
+      'INFRA_START_FAILED',
+      `${args.slice(-4).join(' ')} failed (exit ${result.code}):\n${tail(result.output, 20)}`,
+    );
+  }
+  return result.stdout;
 }
 
 function spawnBroker(o: Resolved, java: string): number {

@@ -3,7 +3,14 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isPortFree, isPortOpen } from '../../../infra/ports.js';
-import { commandLine, findExecutable, findProcesses, isAlive, stopProcess } from '../../../infra/process.js';
+import {
+  commandLine,
+  findExecutable,
+  findProcesses,
+  isAlive,
+  runCommand,
+  stopProcess,
+} from '../../../infra/process.js';
 
 const children: ChildProcess[] = [];
 const servers: Server[] = [];
@@ -75,5 +82,17 @@ describe('processes', () => {
       version: process.version,
     });
     expect(findExecutable(['/nonexistent/tool'], ['--version'])).toBeUndefined();
+  });
+
+  it('runs a command to completion with its exit code, stdout and all output', async () => {
+    const result = await runCommand(process.execPath, [
+      '-e',
+      "console.log('out'); console.error('err'); process.exit(3)",
+    ]);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe('out\n');
+    expect(result.output).toContain('out\n');
+    expect(result.output).toContain('err\n');
+    await expect(runCommand('/nonexistent/tool', [])).rejects.toThrow(/ENOENT/);
   });
 });
