@@ -69,7 +69,7 @@ export class BlockCache {
   private pinUntil: Float64Array | null = null;
   private clock = 0;
   private readonly heap = new PairHeap();
-  private readonly aside: number[] = [];
+  private readonly pinned = new PairHeap(64);
 
   private readonly nextUse: Int32Array | null;
 
@@ -162,14 +162,10 @@ export class BlockCache {
           : this.lruVictim();
       this.evict(victim);
     }
-    if (this.aside.length > 0) {
-      const priority = this.priority as Float64Array;
-      const stamp = this.stamp as Float64Array;
-      for (const id of this.aside) {
-        if (((this.flags[id] as number) & LINKED) !== 0)
-          this.heap.push(priority[id] as number, stamp[id] as number, id);
-      }
-      this.aside.length = 0;
+    const pinned = this.pinned;
+    while (pinned.size > 0) {
+      this.heap.push(pinned.topA(), pinned.topB(), pinned.topId());
+      pinned.pop();
     }
   }
 
@@ -302,14 +298,20 @@ export class BlockCache {
         continue;
       }
       if ((pins[id] as number) > nowMs) {
-        this.aside.push(id);
+        this.pinned.push(a, b, id);
         continue;
       }
       return id;
     }
-    const id = this.aside.shift();
-    if (id === undefined) throw new ProgrammerError('cache over budget with no evictable leaf');
-    return id;
+    const pinned = this.pinned;
+    while (pinned.size > 0) {
+      const id = pinned.topId();
+      const a = pinned.topA();
+      const b = pinned.topB();
+      pinned.pop();
+      if (((this.flags[id] as number) & LINKED) !== 0 && priority[id] === a && stamp[id] === b) return id;
+    }
+    throw new ProgrammerError('cache over budget with no evictable leaf');
   }
 
   private beladyVictim(): number {

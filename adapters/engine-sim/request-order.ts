@@ -16,7 +16,10 @@ export interface EngineOrder {
    * call of the session this one replaced when it is the session's first call; -1 for a slot's very first request.
    */
   prevInSlot: Int32Array;
-  /** Sessions active on the engine (occupied slots, ≤ concurrency) when the request was issued. */
+  /**
+   * Sessions active on the engine when the request was issued (≤ concurrency): occupied slots, a session counting
+   * until its slot's next visit after its last call (that call is still running meanwhile).
+   */
   activeSessions: Uint32Array;
 }
 
@@ -103,6 +106,11 @@ function buildEngineOrder(
     for (let c = 0; c < slots.length; c++) {
       const slot = slots[c];
       if (!slot) continue;
+      if (slot.pos < 0) {
+        slots[c] = null;
+        active--;
+        continue;
+      }
       const turns = llmTurns[slot.session] as number[];
       const index = sessionIndex.length;
       sessionIndex.push(slot.session);
@@ -115,8 +123,7 @@ function buildEngineOrder(
         if (nextSession < sessions.length) {
           slots[c] = { session: sessions[nextSession++] as number, pos: 0, last: index };
         } else {
-          slots[c] = null;
-          active--;
+          slot.pos = -1;
         }
       }
     }

@@ -52,19 +52,63 @@ export function indexWorkload(workload: PreparedWorkload): WorkloadIndex {
   }
   for (let id = 0; id < blockCount; id++) if (parent[id] === -2) parent[id] = -1;
 
-  let ids: Map<BlockHash, number> | null = null;
+  let table: HashTable | null = null;
   return {
     workload,
     blockCount,
     parent,
     depth,
     idOfHash(hash: BlockHash): number {
-      if (ids === null) {
-        ids = new Map();
-        const hashes = workload.hashes;
-        for (let id = 0; id < hashes.length; id++) ids.set(hashes[id] as bigint, id);
+      table ??= buildHashTable(workload.hashes);
+      return table.find(hash);
+    },
+  };
+}
+
+interface HashTable {
+  find(hash: BlockHash): number;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Open addressing over the hashes' 32-bit halves (read through a Uint32Array view: no bigint per entry). */
+function buildHashTable(hashes: BigInt64Array): HashTable {
+  if (!LITTLE_ENDIAN) {
+    const ids = new Map<BlockHash, number>();
+    for (let id = 0; id < hashes.length; id++) ids.set(hashes[id] as bigint, id);
+    return { find: (hash) => ids.get(hash) ?? -1 };
+  }
+  const words = new Uint32Array(hashes.buffer, hashes.byteOffset, hashes.length * 2);
+  let size = 16;
+  while (size < hashes.length * 2) size *= 2;
+  const mask = size - 1;
+  const slots = new Int32Array(size).fill(-1);
+  const slotOf = (lo: number, hi: number): number => (lo ^ Math.imul(hi, 0x9e3779b1)) & mask;
+  for (let id = 0; id < hashes.length; id++) {
+    const lo = words[2 * id] as number;
+    const hi = words[2 * id + 1] as number;
+    let s = slotOf(lo, hi);
+    for (;;) {
+      const other = slots[s] as number;
+      if (other < 0) {
+        slots[s] = id;
+        break;
       }
-      return ids.get(hash) ?? -1;
+      if (words[2 * other] === lo && words[2 * other + 1] === hi) break;
+      s = (s + 1) & mask;
+    }
+  }
+  return {
+    find(hash: BlockHash): number {
+      const lo = Number(BigInt.asUintN(32, hash));
+      const hi = Number(BigInt.asUintN(32, hash >> 32n));
+      let s = slotOf(lo, hi);
+      for (;;) {
+        const id = slots[s] as number;
+        if (id < 0) return -1;
+        if (words[2 * id] === lo && words[2 * id + 1] === hi) return id;
+        s = (s + 1) & mask;
+      }
     },
   };
 }
