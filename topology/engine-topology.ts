@@ -41,7 +41,9 @@ export interface EngineTopologyOptions {
 const POLICY_NAME = /^[a-z][a-z0-9-]*$/;
 
 /**
- * The engine sub-topology (DESIGN §2, §5, §7), keyed by engineId: KV and request events are decoded, folded into
+ * The engine sub-topology (DESIGN §2, §5, §7), keyed by engineId. One source reads both co-partitioned topics (as a
+ * Kafka Streams task reads the same partition of each), so an engine's KV and request events reach the policies in
+ * the one order the source delivers them in. Events are decoded (a decoder per topic), folded into
  * every policy (observe), turned into drafted acts at decision points (decide), stamped with their header
  * (stamp) and routed to `cachesage.act.<engineId>.<kind>`; bad records go to `cachesage.dlq`.
  */
@@ -57,35 +59,28 @@ export function engineTopology(options: EngineTopologyOptions): Topology {
   const defaultTtlMs = options.defaultTtlMs ?? 5000;
   if (!(Number.isFinite(defaultTtlMs) && defaultTtlMs > 0)) throw new ConfigError('engine topology: bad defaultTtlMs');
   const policyStores = policies.map(policyStoreName);
+  const kvTopic = options.kvEventsTopic ?? ENGINE_TOPICS.kvEvents;
+  const requestsTopic = options.requestsTopic ?? ENGINE_TOPICS.requests;
   const stage = (node: Omit<StageNode, 'onError'>): StageNode => ({ ...node, onError });
   return defineTopology({
     name: options.name ?? 'cachesage-engine',
     partitionKey: 'engineId',
-    sources: [
-      { name: 'kv-events', topics: [options.kvEventsTopic ?? ENGINE_TOPICS.kvEvents] },
-      { name: 'requests', topics: [options.requestsTopic ?? ENGINE_TOPICS.requests] },
-    ],
+    sources: [{ name: 'events', topics: [kvTopic, requestsTopic] }],
     stores: [
       ...policies.map((p) => ({ name: policyStoreName(p), description: `state of policy ${p}` })),
       { name: ACT_SEQ_STORE, description: 'last act seq per (engine, kind, policy)' },
     ],
     stages: [
       stage({
-        name: 'decode-kv',
+        name: 'decode',
         kind: 'decode',
-        inputs: ['kv-events'],
-        options: { decoder: ENGINE_DECODERS.kvEvent },
-      }),
-      stage({
-        name: 'decode-requests',
-        kind: 'decode',
-        inputs: ['requests'],
-        options: { decoder: ENGINE_DECODERS.requestEvent },
+        inputs: ['events'],
+        options: { decoders: { [kvTopic]: ENGINE_DECODERS.kvEvent, [requestsTopic]: ENGINE_DECODERS.requestEvent } },
       }),
       stage({
         name: 'observe',
         kind: 'observe',
-        inputs: ['decode-kv', 'decode-requests'],
+        inputs: ['decode'],
         stores: policyStores,
         options: { policies: [...policies] },
       }),

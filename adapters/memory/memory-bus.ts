@@ -357,3 +357,14 @@ export function createMemoryBus(options: MemoryBusOptions): MemoryBus {
     committed: (groupId, topic) => [...committedOf(groupId, topic)],
   };
 }
+
+/** One bus source per source node of a topology, reading that node's topics: `startTopology`'s `sources`. */
+export function memorySources(
+  bus: MemoryBus,
+  topology: { sources: readonly { name: string; topics: readonly string[] }[] },
+  options: MemorySourceOptions = {},
+): Record<string, Source<unknown>> {
+  return Object.fromEntries(
+    topology.sources.map((s) => [s.name, bus.source(s.topics, { ...options, name: `${s.name}@memory` })]),
+  );
+}

@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import { ConfigError } from '../../core/errors.js';
+import { BadRecordError, ConfigError } from '../../core/errors.js';
 import type { Store } from '../../core/io.js';
 import type { Policy } from '../../policies/policy.js';
 import { decide } from '../../processors/decide.js';
@@ -56,14 +56,28 @@ function bindings(ctx: StageContext): PolicyBinding[] {
 /** The processors the runtime knows by stage kind. */
 export const STAGE_BUILDERS: Readonly<Record<string, StageBuilder>> = Object.freeze({
   decode: (ctx: StageContext) => {
-    const name = option(ctx, 'decoder', isString, 'a decoder name');
-    const decoder = ctx.decoders[name];
-    if (decoder === undefined) {
-      throw new ConfigError(
-        `stage ${ctx.stage.name}: no decoder ${name}; given: ${Object.keys(ctx.decoders).join(', ')}`,
-      );
+    const decoderOf = (name: unknown): Decoder<unknown> => {
+      const decoder = isString(name) ? ctx.decoders[name] : undefined;
+      if (decoder === undefined) {
+        const given = Object.keys(ctx.decoders).join(', ');
+        throw new ConfigError(`stage ${ctx.stage.name}: no decoder ${String(name)}; given: ${given}`);
+      }
+      return decoder;
+    };
+    const byTopic = ctx.stage.options?.decoders;
+    if (byTopic === undefined) return decode({ stage: ctx.stage.name, decoder: decoderOf(ctx.stage.options?.decoder) });
+    if (typeof byTopic !== 'object' || byTopic === null) {
+      throw new ConfigError(`stage ${ctx.stage.name}: option decoders must map topics to decoder names`);
     }
-    return decode({ stage: ctx.stage.name, decoder });
+    const decoders = new Map(Object.entries(byTopic).map(([topic, name]) => [topic, decoderOf(name)]));
+    return decode({
+      stage: ctx.stage.name,
+      decoder: (value, record) => {
+        const decoder = decoders.get(record.origin.topic);
+        if (decoder === undefined) throw new BadRecordError(`no decoder for topic ${record.origin.topic}`);
+        return decoder(value, record);
+      },
+    });
   },
   observe: (ctx: StageContext) => observe({ stage: ctx.stage.name, policies: bindings(ctx) }),
   decide: (ctx: StageContext) => decide({ stage: ctx.stage.name, policies: bindings(ctx) }),

@@ -2,7 +2,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../../core/errors.js';
 import { decode } from '../../../processors/decode.js';
-import { failure, withValue } from '../../../processors/stage-record.js';
+import { failure, type StageRecord, withValue } from '../../../processors/stage-record.js';
 import { stageRecord } from '../../support/stage-records.js';
 
 const marbles = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -45,7 +45,9 @@ describe('decode stage', () => {
 
   it('passes an upstream error through', () => {
     marbles().run(({ cold, expectObservable }) => {
-      const out = cold('-#', {}, new Error('source broke')).pipe(decode({ stage: 'd', decoder: (v) => v }));
+      const out = cold<StageRecord<unknown>>('-#', {}, new Error('source broke')).pipe(
+        decode({ stage: 'd', decoder: (v) => v }),
+      );
       expectObservable(out).toBe('-#', {}, new Error('source broke'));
     });
   });
