@@ -109,7 +109,7 @@ export interface EngineSim extends EngineHooks {
   readonly completed: number;
   /** Schedules the first arrival at the scheduler's current time. */
   start(): void;
-  /** Statistics so far (final once `done`). */
+  /** Statistics of the requests that have arrived so far (final once `done`; makespan counts finished ones). */
   result(): EngineResult;
   /** Counts an act that a filter in front of these hooks rejected. */
   noteRejected(reason: RejectReason): void;
@@ -175,6 +175,7 @@ class SimEngine implements EngineSim {
   private readonly ttft: Float64Array;
   private readonly gpuHitBlocks: Uint32Array;
   private readonly cpuHitBlocks: Uint32Array;
+  private stepped = 0;
   private startedAt = 0;
   private lastFinish = 0;
   private gpuFreeAt = 0;
@@ -319,7 +320,7 @@ class SimEngine implements EngineSim {
   }
 
   result(): EngineResult {
-    const n = this.completed;
+    const n = this.stepped;
     const ttftMs = this.ttft.slice(0, n);
     const makespanMs = this.lastFinish - this.startedAt;
     const prefetch = { ...this.prefetchStats };
@@ -354,6 +355,7 @@ class SimEngine implements EngineSim {
     const output = turn.outputBlocks;
     const sink = this.sink;
     this.arrivalAt[i] = now;
+    this.stepped = i + 1;
     if (sink) this.emitRequest('ARRIVED', i, turn, now);
 
     this.commitReloads(now);
