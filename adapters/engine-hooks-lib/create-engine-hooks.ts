@@ -69,7 +69,7 @@ export interface EngineHookHandle {
   readonly subject: string;
   readonly counters: Readonly<EngineHookCounters>;
   /** Resolves when the connection closed: undefined after drain/close, the error when it was lost for good. */
-  readonly closed: Promise<void | Error>;
+  readonly closed: Promise<Error | undefined>;
   /** Applies the acts already received, then closes. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -195,7 +195,7 @@ export async function createEngineHooks(options: CreateEngineHooksOptions): Prom
     engineId,
     subject: `${prefix}.${engineId}.*`,
     counters,
-    closed: nc.closed(),
+    closed: nc.closed().then((result) => (result instanceof Error ? result : undefined)),
     async drain() {
       if (!nc.isClosed()) await nc.drain();
     },
