@@ -16,19 +16,27 @@ export interface DeadLetterOptions {
 
 const utf8 = new TextEncoder();
 
-/** The raw bytes of a failed record; a value (in-memory bus) is rendered as JSON, bigints as decimal strings. */
+/**
+ * The raw bytes of a failed record, as a Buffer view (what Avro `bytes` fields take) over the same memory; a value
+ * (in-memory bus) is rendered as JSON, bigints as decimal strings.
+ */
 export function payloadBytes(raw: unknown): Uint8Array {
-  if (raw instanceof Uint8Array) return raw;
+  if (raw instanceof Uint8Array)
+    return Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   let text: string | undefined;
   try {
     text = JSON.stringify(raw, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
   } catch {
     text = undefined;
   }
-  return utf8.encode(text ?? String(raw));
+  const bytes = utf8.encode(text ?? String(raw));
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Builds the dead-letter envelope of each failure: origin (topic, partition, offset), stage, reason, raw payload. */
+/**
+ * Builds the dead-letter envelope of each failure: origin (topic, partition, offset), stage, reason, failure time,
+ * the raw payload, and the record's key and headers.
+ */
 export function deadLetter(options: DeadLetterOptions): OperatorFunction<StageFailure, SinkMessage<unknown>> {
   const { destination, now, encode } = options;
   if (typeof destination !== 'string' || destination.length === 0) throw new ConfigError('dead-letter: no destination');
@@ -42,6 +50,8 @@ export function deadLetter(options: DeadLetterOptions): OperatorFunction<StageFa
       reason: f.policy === undefined ? reasonOf(f.error) : `policy ${f.policy}: ${reasonOf(f.error)}`,
       failedAt: now(),
       payload: payloadBytes(f.record.raw),
+      key: f.record.key,
+      headers: { ...f.record.headers },
     };
     emit({ destination, key: f.record.key, value: encode === undefined ? letter : encode(letter) });
   });

@@ -9,9 +9,15 @@ export interface RouteToSubjectOptions {
   stage: string;
   /** Subject template filled from the act, e.g. `cachesage.act.{engineId}.{kind}`. */
   destination: string;
-  /** Encodes the act for the wire (an Avro codec's `encode`); without it the act itself is the message value. */
-  encode?: (act: Act) => Uint8Array;
+  /**
+   * Encodes the act for the wire: bytes, or bytes and headers (the act codec's `encodeForNats`, which names the
+   * schema in a header). Without it the act itself is the message value.
+   */
+  encode?: ActEncoder;
 }
+
+/** Act → wire bytes, optionally with message headers. */
+export type ActEncoder = (act: Act) => Uint8Array | { data: Uint8Array; headers: Record<string, string> };
 
 /**
  * Turns each act into a sink message on its subject, keyed by engine, with a deterministic message id
@@ -28,9 +34,17 @@ export function routeToSubject(
       const message: SinkMessage<unknown> = {
         destination: subjectOf(act),
         key: act.engineId,
-        value: encode === undefined ? act : encode(act),
+        value: act,
         messageId: `${act.engineId}.${act.kind}.${act.policy}.${act.seq}`,
       };
+      if (encode !== undefined) {
+        const encoded = encode(act);
+        if (encoded instanceof Uint8Array) message.value = encoded;
+        else {
+          message.value = encoded.data;
+          message.headers = encoded.headers;
+        }
+      }
       emit(withValue(record, message));
     } catch (err) {
       emit(failure(stage, record, err, act.policy));

@@ -9,6 +9,8 @@ export interface StageRecord<T> {
   key: string | null;
   /** Timestamp of the source record, epoch ms. */
   timestampMs: number;
+  /** Headers of the source record. */
+  headers: Readonly<Record<string, string>>;
   /** The value as read from the source (bytes, or a value on the in-memory bus), kept for dead letters. */
   raw: unknown;
   value: T;
@@ -36,13 +38,21 @@ export function toStageRecord<T>(record: SourceRecord<T>): StageRecord<T> {
     origin: record.origin,
     key: record.key,
     timestampMs: record.timestampMs,
+    headers: record.headers,
     raw: record.value,
     value: record.value,
   };
 }
 
 export function withValue<I, O>(record: StageRecord<I>, value: O): StageRecord<O> {
-  return { origin: record.origin, key: record.key, timestampMs: record.timestampMs, raw: record.raw, value };
+  return {
+    origin: record.origin,
+    key: record.key,
+    timestampMs: record.timestampMs,
+    headers: record.headers,
+    raw: record.raw,
+    value,
+  };
 }
 
 export function failure(stage: string, record: StageRecord<unknown>, error: unknown, policy?: string): StageFailure {

@@ -37,16 +37,19 @@ export function stampActs(options: StampActsOptions): OperatorFunction<StageReco
       const seq = (seqStore.get(key) ?? 0) + 1;
       seqStore.put(key, seq);
       const ttlMs = d.draft.ttlMs > 0 ? d.draft.ttlMs : defaultTtlMs;
-      const act = {
-        ...d.draft,
-        engineId: d.engineId,
-        seq,
-        issuedAt: now === undefined ? d.eventTs : now(),
-        ttlMs,
-        causeId: d.causeId,
-        causeProducedAt: d.causeProducedAt,
-        policy: d.policy,
-      } as Act;
+      const act = Object.assign(
+        {
+          engineId: d.engineId,
+          seq,
+          issuedAt: now === undefined ? d.eventTs : now(),
+          ttlMs,
+          causeId: d.causeId,
+          causeProducedAt: d.causeProducedAt,
+          policy: d.policy,
+        },
+        d.draft,
+      ) as Act;
+      act.ttlMs = ttlMs;
       emit(withValue(record, act));
     } catch (err) {
       emit(failure(stage, record, err, d.policy));

@@ -12,7 +12,8 @@ export function compileSubjectPattern(pattern: string): SubjectMatcher {
   if (!tokens.some((t) => t === '*' || t === '>')) return (subject) => subject === pattern;
   const tail = tokens[tokens.length - 1] === '>';
   const fixed = tail ? tokens.slice(0, -1) : tokens;
-  return (subject: string): boolean => {
+  const seen = new Map<string, boolean>();
+  const matches = (subject: string): boolean => {
     const parts = subject.split('.');
     if (tail ? parts.length <= fixed.length : parts.length !== fixed.length) return false;
     for (let i = 0; i < fixed.length; i++) {
@@ -20,5 +21,14 @@ export function compileSubjectPattern(pattern: string): SubjectMatcher {
       if (t !== '*' && t !== parts[i]) return false;
     }
     return true;
+  };
+  return (subject: string): boolean => {
+    let hit = seen.get(subject);
+    if (hit === undefined) {
+      hit = matches(subject);
+      if (seen.size >= 4096) seen.clear();
+      seen.set(subject, hit);
+    }
+    return hit;
   };
 }

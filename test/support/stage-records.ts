@@ -6,6 +6,7 @@ export function stageRecord<T>(value: T, offset = 0, topic = 'cachesage.requests
     origin: { topic, partition, offset: String(offset) },
     key: 'e1',
     timestampMs: 100 + offset,
+    headers: { trace: `t${offset}` },
     raw: value,
     value,
   };

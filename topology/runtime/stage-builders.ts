@@ -6,15 +6,16 @@ import { decide } from '../../processors/decide.js';
 import { type Decoder, decode } from '../../processors/decode.js';
 import { observe } from '../../processors/observe.js';
 import { type PolicyBinding, policyStoreName } from '../../processors/policy-state.js';
-import { routeToSubject } from '../../processors/route-to-subject.js';
+import { type ActEncoder, routeToSubject } from '../../processors/route-to-subject.js';
 import type { StageOutput, StageRecord } from '../../processors/stage-record.js';
 import { stampActs } from '../../processors/stamp-acts.js';
-import type { Act, DeadLetter } from '../../schemas/types.js';
+import type { DeadLetter } from '../../schemas/types.js';
 import type { StageNode, Topology } from '../types.js';
 
 /** Encoders for the wire; absent ones leave values as they are (in-memory values mode). */
 export interface Encoders {
-  act?: (act: Act) => Uint8Array;
+  /** Bytes, or bytes and headers (the act codec's `encodeForNats`). */
+  act?: ActEncoder;
   deadLetter?: (letter: DeadLetter) => Uint8Array;
 }
 

@@ -117,6 +117,7 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
   const decoders = options.decoders ?? engineDecoders();
   const encoders = options.encoders ?? {};
   const now = (): number => scheduler.now();
+  const storeList = topology.stores.map((s) => stores[s.name]!);
 
   const stats: TopologyStats = {
     state: 'starting',
@@ -264,7 +265,7 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
   const commitStep = (batch: SourceBatch<unknown>): Promise<void> | undefined => {
     if (!active()) return undefined;
     const flushes: Promise<unknown>[] = [];
-    for (const store of Object.values(stores)) {
+    for (const store of storeList) {
       const r = store.flush();
       if (isPromise(r)) flushes.push(r);
     }
@@ -293,6 +294,7 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
           fail(failedBy.error);
           return undefined;
         }
+        if (!active()) return undefined;
       }
     } finally {
       stats.batches++;
@@ -365,7 +367,7 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
 
   const restores: Promise<unknown>[] = [];
   try {
-    for (const store of Object.values(stores)) {
+    for (const store of storeList) {
       const r = store.restore();
       if (isPromise(r)) restores.push(r);
     }

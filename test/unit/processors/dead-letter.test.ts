@@ -29,7 +29,9 @@ describe('dead-letter stage', () => {
         stage: 'decode-kv',
         reason: 'UNKNOWN_SCHEMA: id 99',
         failedAt: 500,
-        payload: bytes,
+        payload: Buffer.from(bytes),
+        key: 'e1',
+        headers: { trace: 't17' },
       };
       const two: DeadLetter = {
         originTopic: 'cachesage.requests',
@@ -38,7 +40,9 @@ describe('dead-letter stage', () => {
         stage: 'observe',
         reason: 'policy lru: Error: oops',
         failedAt: 501,
-        payload: new TextEncoder().encode('{"eventId":"x","hashes":["5"]}'),
+        payload: Buffer.from('{"eventId":"x","hashes":["5"]}'),
+        key: 'e1',
+        headers: { trace: 't3' },
       };
       expectObservable(out).toBe('a--b|', {
         a: { destination: 'cachesage.dlq', key: 'e1', value: one },

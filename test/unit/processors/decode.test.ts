@@ -36,6 +36,7 @@ describe('decode stage', () => {
           origin: { topic: 'cachesage.kv-events', partition: 5, offset: '41' },
           key: 'e1',
           timestampMs: 141,
+          headers: { trace: 't41' },
           raw: record.raw,
           value: 7,
         },

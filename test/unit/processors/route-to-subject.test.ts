@@ -67,4 +67,21 @@ describe('route-to-subject stage', () => {
     expect(failed !== undefined && isFailure(failed as never)).toBe(true);
     expect((failed as { error: unknown }).error).toBeInstanceOf(BadRecordError);
   });
+
+  it('carries the headers of an encoder that returns bytes and headers (the NATS act encoding)', () => {
+    const a = stageRecord(pin('e1', 3), 0);
+    const encode = (act: Act) => ({ data: new Uint8Array([act.seq]), headers: { 'cachesage-schema-id': '7' } });
+    marbles().run(({ cold, expectObservable }) => {
+      const out = cold('a|', { a }).pipe(routeToSubject({ stage: 'route', destination: 'x.{engineId}', encode }));
+      expectObservable(out).toBe('a|', {
+        a: withValue(a, {
+          destination: 'x.e1',
+          key: 'e1',
+          value: new Uint8Array([3]),
+          headers: { 'cachesage-schema-id': '7' },
+          messageId: 'e1.pin.echo.3',
+        }),
+      });
+    });
+  });
 });
