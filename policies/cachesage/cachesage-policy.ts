@@ -1,0 +1,45 @@
+import type { DecisionPoint, Policy } from '../policy.js';
+import { actFor, predictSession, scoreEngine } from './decide.js';
+import { observeEvent } from './observe.js';
+import { type CacheSageOptions, resolveCacheSageOptions } from './options.js';
+import { type CacheSageState, createCacheSageState } from './state.js';
+import { transitionModelBytes } from './transition-model.js';
+
+/**
+ * CacheSage (DESIGN §6): learns each workload's agent-transition matrix online, ranks cached contexts by their
+ * survival value (will their agent speak again before they would be evicted?) and sends the engine eviction
+ * priorities, then prefetches the likely next agents' contexts from the CPU tier at each step end.
+ * Decision points: every request event (arrival and finish) of an engine.
+ */
+export function createCacheSagePolicy(options: Partial<CacheSageOptions> = {}): Policy<CacheSageState> {
+  const resolved = resolveCacheSageOptions(options);
+  return {
+    name: 'cachesage',
+    createState: () => createCacheSageState(resolved),
+    observe: observeEvent,
+    decisionPoint(_state, event): DecisionPoint | null {
+      if (event.type !== 'request') return null;
+      const ev = event.event;
+      if (ev.phase !== 'ARRIVED' && ev.phase !== 'FINISHED') return null;
+      return { engineId: ev.engineId, sessionId: ev.sessionId, now: ev.ts };
+    },
+    score: (state, point) => scoreEngine(state, point, state.arrivalSession === point.sessionId),
+    predict: predictSession,
+    act: actFor,
+    stateBytes: cacheSageModelBytes,
+  };
+}
+
+/** Serialized size of the learned model (every workload's transition counts), the state that is shared. */
+export function cacheSageModelBytes(state: CacheSageState): number {
+  let bytes = 0;
+  for (const w of state.workloads.values()) bytes += transitionModelBytes(w.model);
+  return bytes;
+}
+
+/** Bytes of model state per workload. */
+export function cacheSageModelBytesPerWorkload(state: CacheSageState): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [id, w] of state.workloads) out[id] = transitionModelBytes(w.model);
+  return out;
+}

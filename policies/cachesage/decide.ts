@@ -1,0 +1,163 @@
+import type { BlockHash, EvictionEntry } from '../../schemas/types.js';
+import type { ActDraft, ActInput, DecisionPoint, Prediction, ScoredGroup, Scores } from '../policy.js';
+import { nextAgentDistribution } from './predict.js';
+import type { CacheSageState, ContextState, EngineState } from './state.js';
+import { engineOf, workloadOf } from './state.js';
+import { anchorValue, contextValues, discountOf } from './survival.js';
+
+/** Priority of a context whose session is over: evicted before anything else. */
+export const DEAD_PRIORITY = -1e6;
+
+function quantize(value: number, resolution: number): number {
+  return Math.round(value * resolution) / resolution;
+}
+
+function changedContext(c: ContextState, priority: number, anchorLen: number): ScoredGroup | null {
+  const needsBlocks = c.registeredLength !== c.full.length || c.anchorLen !== anchorLen;
+  if (!needsBlocks && c.sentPriority === priority) return null;
+  return {
+    contextId: c.id,
+    blockHashes: needsBlocks ? (c.full.slice(anchorLen) as BlockHash[]) : [],
+    value: priority,
+  };
+}
+
+/**
+ * Scores every live context and anchor of the point's engine (DESIGN §6.2) and returns the groups whose priority
+ * or registered blocks changed. A group's priority is its survival value minus the engine's fresh-context value
+ * (what a context is worth right after its agent spoke), rounded: blocks no hint has reached yet (priority 0) rank
+ * like a fresh context, and values closer than the rounding tie and fall back to LRU order.
+ */
+export function scoreEngine(state: CacheSageState, point: DecisionPoint, isArrival: boolean): Scores {
+  const o = state.options;
+  const e = engineOf(state, point.engineId);
+  const changed: ScoredGroup[] = [];
+  for (const id of e.dying) {
+    const c = e.contexts.get(id);
+    if (c === undefined) continue;
+    if (c.registeredLength !== null && c.sentPriority !== DEAD_PRIORITY) {
+      changed.push({ contextId: c.id, blockHashes: [], value: DEAD_PRIORITY });
+    }
+  }
+  const values = new Map<string, number>();
+  for (const sid of e.sessions) {
+    const s = state.sessions.get(sid);
+    if (s === undefined) continue;
+    const w = workloadOf(state, s.workloadId);
+    const v = contextValues(w, e, s, o);
+    if (isArrival && sid === point.sessionId && s.cur !== null) {
+      const fresh = v.get(s.cur);
+      if (fresh !== undefined)
+        e.freshValue = e.freshValue === 0 ? fresh : (1 - o.ewmaAlpha) * e.freshValue + o.ewmaAlpha * fresh;
+    }
+    for (const [agent, cid] of s.contexts) {
+      const val = v.get(agent);
+      if (val !== undefined) values.set(cid, val);
+    }
+  }
+  for (const c of e.contexts.values()) {
+    if (c.dead) continue;
+    const w = workloadOf(state, state.sessions.get(c.sessionId)?.workloadId ?? '');
+    const anchorLen = Math.min(w.anchorLen.get(c.agent) ?? 0, c.full.length);
+    const priority = quantize((values.get(c.id) ?? 0) - e.freshValue, o.priorityResolution);
+    const g = changedContext(c, priority, anchorLen);
+    if (g !== null) changed.push(g);
+  }
+  const gamma = discountOf(e);
+  for (const a of e.anchors.values()) {
+    const priority = quantize(anchorValue(a.rate, gamma) - e.freshValue, o.priorityResolution);
+    const needsBlocks = a.registeredLength !== a.blocks.length;
+    if (!needsBlocks && a.sentPriority === priority) continue;
+    changed.push({ contextId: a.id, blockHashes: needsBlocks ? (a.blocks as BlockHash[]) : [], value: priority });
+  }
+  return { engineId: e.id, now: point.now, changed };
+}
+
+/** The point's session: its next-agent distribution (DESIGN §6.3). */
+export function predictSession(state: CacheSageState, point: DecisionPoint): Prediction | null {
+  if (point.sessionId === null) return null;
+  const s = state.sessions.get(point.sessionId);
+  if (s === undefined || s.cur === null) return null;
+  const w = workloadOf(state, s.workloadId);
+  const { next, endP } = nextAgentDistribution(w, s, state.options, Math.max(4, state.options.prefetchMaxAgents));
+  return { sessionId: s.id, workloadId: s.workloadId, currentAgent: w.model.agents[s.cur] ?? null, next, endP };
+}
+
+function markSent(e: EngineState, g: ScoredGroup, state: CacheSageState): void {
+  if (g.contextId === null) return;
+  const c = e.contexts.get(g.contextId);
+  if (c !== undefined) {
+    if (g.blockHashes.length > 0) {
+      c.registeredLength = c.full.length;
+      const w = workloadOf(state, state.sessions.get(c.sessionId)?.workloadId ?? '');
+      c.anchorLen = Math.min(w.anchorLen.get(c.agent) ?? 0, c.full.length);
+    }
+    c.sentPriority = g.value;
+    return;
+  }
+  const a = e.anchors.get(g.contextId);
+  if (a !== undefined) {
+    if (g.blockHashes.length > 0) a.registeredLength = a.blocks.length;
+    a.sentPriority = g.value;
+  }
+}
+
+/**
+ * Eviction hints for the changed groups, then (at a step end) prefetches of the likely next agents' contexts from
+ * the CPU tier: an agent qualifies when its probability reaches `prefetchMinProbability` and part of its context
+ * sits in the CPU tier and not in GPU (nothing to gain otherwise).
+ */
+export function actFor(state: CacheSageState, input: ActInput): ActDraft[] {
+  const o = state.options;
+  const e = engineOf(state, input.point.engineId);
+  const drafts: ActDraft[] = [];
+  const entries: EvictionEntry[] = input.scores.changed.map((g) => ({
+    contextId: g.contextId,
+    blockHashes: g.blockHashes,
+    priority: g.value,
+  }));
+  for (const g of input.scores.changed) markSent(e, g, state);
+  for (const id of e.dying) {
+    const c = e.contexts.get(id);
+    if (c?.dead) e.contexts.delete(id);
+  }
+  e.dying.length = 0;
+  if (entries.length > 0) {
+    state.stats.hintEntries += entries.length;
+    drafts.push({ kind: 'evict', ttlMs: o.hintTtlMs, entries });
+  }
+  const cause = input.cause;
+  const prediction = input.prediction;
+  if (
+    prediction !== null &&
+    o.prefetchMaxAgents > 0 &&
+    cause.type === 'request' &&
+    cause.event.phase === 'FINISHED' &&
+    e.cpu.size > 0
+  ) {
+    const s = state.sessions.get(prediction.sessionId);
+    const w = s === undefined ? undefined : workloadOf(state, s.workloadId);
+    let taken = 0;
+    for (const n of prediction.next) {
+      if (taken >= o.prefetchMaxAgents || n.p < o.prefetchMinProbability || s === undefined || w === undefined) break;
+      const agent = w.model.index.get(n.agentId);
+      const cid = agent === undefined ? undefined : s.contexts.get(agent);
+      const c = cid === undefined ? undefined : e.contexts.get(cid);
+      if (c === undefined || c.dead) continue;
+      let first = 0;
+      while (first < c.full.length && e.resident.has(c.full[first] as BlockHash)) first++;
+      if (first >= c.full.length || !e.cpu.has(c.full[first] as BlockHash)) continue;
+      taken++;
+      state.stats.prefetches++;
+      drafts.push({
+        kind: 'prefetch',
+        ttlMs: o.prefetchDeadlineMs,
+        sessionId: s.id,
+        agentId: n.agentId,
+        blockHashes: c.full.slice(first) as BlockHash[],
+        deadlineMs: o.prefetchDeadlineMs,
+      });
+    }
+  }
+  return drafts;
+}

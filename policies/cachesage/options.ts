@@ -1,0 +1,85 @@
+import { ConfigError } from '../../core/errors.js';
+import { DEFAULT_TRANSITION_OPTIONS, type TransitionModelOptions } from './transition-model.js';
+
+/**
+ * CacheSage's parameters. One set for every workload: nothing here is keyed to a workload's name or shape; what
+ * differs between workloads is learned online.
+ */
+export interface CacheSageOptions {
+  /** Steps ahead over which a context's reuse is estimated (a short horizon ranks better than a long one). */
+  horizonSteps: number;
+  /** Weight of the global model against a session's own transition counts (higher: trust the global model longer). */
+  sessionPrior: number;
+  /** Smoothing and decay of the workload transition model. */
+  model: TransitionModelOptions;
+  /** Priorities are value differences rounded to 1/priorityResolution: closer values tie and fall back to LRU. */
+  priorityResolution: number;
+  /** Weight of a new observation in the per-engine moving averages (request interval, blocks per request...). */
+  ewmaAlpha: number;
+  /** Weight of one request in an anchor's reuse rate. */
+  anchorRateAlpha: number;
+  /** A session idle this long (event time) is over: its contexts are dead and END is counted. */
+  sessionIdleMs: number;
+  /** A session silent for more than this many of its own intervals (in engine requests) is over. */
+  sessionOverdueIntervals: number;
+  /** Prefetch the context of a predicted next agent when its probability is at least this. */
+  prefetchMinProbability: number;
+  /** At most this many agents' contexts are prefetched per step end. */
+  prefetchMaxAgents: number;
+  /** A prefetch must finish within this many ms of the step end to be worth it. */
+  prefetchDeadlineMs: number;
+  /** ttl of eviction hints. */
+  hintTtlMs: number;
+  /** Leading blocks compared when learning an agent's anchor (shared prefix across sessions). */
+  anchorMaxBlocks: number;
+}
+
+export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
+  horizonSteps: 4,
+  sessionPrior: 3,
+  model: DEFAULT_TRANSITION_OPTIONS,
+  priorityResolution: 50,
+  ewmaAlpha: 0.2,
+  anchorRateAlpha: 0.05,
+  sessionIdleMs: 10 * 60_000,
+  sessionOverdueIntervals: 3,
+  prefetchMinProbability: 0.3,
+  prefetchMaxAgents: 2,
+  prefetchDeadlineMs: 30_000,
+  hintTtlMs: 30_000,
+  anchorMaxBlocks: 4096,
+};
+
+export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): CacheSageOptions {
+  const o: CacheSageOptions = {
+    ...DEFAULT_CACHESAGE_OPTIONS,
+    ...given,
+    model: { ...DEFAULT_CACHESAGE_OPTIONS.model, ...(given.model ?? {}) },
+  };
+  const positive = (name: string, v: number): void => {
+    if (!(typeof v === 'number' && v > 0)) throw new ConfigError(`cachesage: ${name} must be > 0, got ${v}`);
+  };
+  const unit = (name: string, v: number): void => {
+    if (!(typeof v === 'number' && v > 0 && v <= 1)) throw new ConfigError(`cachesage: ${name} must be in (0, 1]`);
+  };
+  if (!Number.isInteger(o.horizonSteps) || o.horizonSteps < 1 || o.horizonSteps > 16) {
+    throw new ConfigError(`cachesage: horizonSteps must be an integer in 1..16, got ${o.horizonSteps}`);
+  }
+  positive('sessionPrior', o.sessionPrior);
+  positive('model.firstOrderPrior', o.model.firstOrderPrior);
+  positive('model.secondOrderPrior', o.model.secondOrderPrior);
+  positive('model.decayHalfLifeTransitions', o.model.decayHalfLifeTransitions);
+  positive('priorityResolution', o.priorityResolution);
+  unit('ewmaAlpha', o.ewmaAlpha);
+  unit('anchorRateAlpha', o.anchorRateAlpha);
+  positive('sessionIdleMs', o.sessionIdleMs);
+  positive('sessionOverdueIntervals', o.sessionOverdueIntervals);
+  unit('prefetchMinProbability', o.prefetchMinProbability);
+  if (!Number.isInteger(o.prefetchMaxAgents) || o.prefetchMaxAgents < 0) {
+    throw new ConfigError('cachesage: prefetchMaxAgents must be an integer ≥ 0');
+  }
+  positive('prefetchDeadlineMs', o.prefetchDeadlineMs);
+  positive('hintTtlMs', o.hintTtlMs);
+  positive('anchorMaxBlocks', o.anchorMaxBlocks);
+  return o;
+}

@@ -1,0 +1,160 @@
+import type { BlockHash } from '../../schemas/types.js';
+import type { CacheSageOptions } from './options.js';
+import { createTransitionModel, type TransitionModel } from './transition-model.js';
+
+/**
+ * CacheSage's state: plain data kept in the policy's store (`policy:cachesage`). Nothing lives in closures.
+ * - per workload: the transition model and what is learned about anchors (the prefix an agent's prompts share
+ *   across sessions);
+ * - per session: its position in the chain (the last two agents), its own transition counts, its pace on its
+ *   engine (requests between its steps);
+ * - per engine: the request clock, which blocks are resident (from KV events), the contexts and anchors whose
+ *   priorities the engine holds, and the moving averages that set the time scale.
+ */
+export interface CacheSageState {
+  options: CacheSageOptions;
+  workloads: Map<string, WorkloadModel>;
+  sessions: Map<string, SessionState>;
+  engines: Map<string, EngineState>;
+  stats: CacheSageStats;
+  /** Session of the arrival being decided on (set by observe, read by score), null for other events. */
+  arrivalSession: string | null;
+}
+
+export interface CacheSageStats {
+  /** Next-agent predictions checked against the agent that spoke next (a session's later steps only). */
+  predictions: number;
+  top1Correct: number;
+  hintEntries: number;
+  prefetches: number;
+  sessionsExpired: number;
+}
+
+export interface WorkloadModel {
+  id: string;
+  model: TransitionModel;
+  /** Per agent index: the last prompt seen (session and blocks), to learn the anchor from the next session. */
+  lastPrompt: Map<number, { sessionId: string; blocks: readonly BlockHash[] }>;
+  /** Per agent index: anchor length in blocks (shared prefix across sessions). */
+  anchorLen: Map<number, number>;
+  /** Bumped when an anchor length changes: contexts registered under an older split re-register. */
+  anchorEpoch: number;
+}
+
+export interface SessionState {
+  id: string;
+  workloadId: string;
+  engineId: string;
+  /** Agent before `cur` (null before the second step). */
+  prev: number | null;
+  /** Agent of the session's latest step. */
+  cur: number | null;
+  steps: number;
+  /** Engine request clock at the session's latest arrival. */
+  lastClock: number;
+  /** Moving average of engine requests between the session's arrivals. */
+  interval: number;
+  lastTs: number;
+  /** Session-local first-order counts: row key = agent, column = next agent. */
+  local: Map<number, Map<number, number>>;
+  localTotals: Map<number, number>;
+  /** Agents that spoke in this session, first-seen order. */
+  seen: number[];
+  /** Context ids of this session by agent index. */
+  contexts: Map<number, string>;
+  /** A tool is running after the latest step (its gap is longer). */
+  toolRunning: boolean;
+}
+
+export interface ContextState {
+  id: string;
+  sessionId: string;
+  agent: number;
+  /** Prompt + output blocks of the agent's latest step in the session, head to tail. */
+  full: readonly BlockHash[];
+  /** Leading blocks of `full` owned by the anchor (not sent in this context's entry). */
+  anchorLen: number;
+  anchorEpoch: number;
+  /** Blocks the engine holds for this context id (what the last registering entry sent), or null if none. */
+  registeredLength: number | null;
+  /** Priority last sent (NaN: never). */
+  sentPriority: number;
+  /** Set when the session is over or the context was replaced: its blocks are worth nothing. */
+  dead: boolean;
+}
+
+export interface AnchorState {
+  id: string;
+  workloadId: string;
+  agent: number;
+  blocks: readonly BlockHash[];
+  registeredLength: number | null;
+  sentPriority: number;
+  /** Moving average of the share of this engine's requests made by the agent. */
+  rate: number;
+}
+
+export interface EngineState {
+  id: string;
+  /** Requests arrived on the engine so far. */
+  clock: number;
+  resident: Set<BlockHash>;
+  cpu: Set<BlockHash>;
+  /** GPU blocks stored since the latest arrival, and its moving average per request. */
+  storedSinceArrival: number;
+  storedPerRequest: number;
+  /** Moving average of the value of a context right after its agent spoke (what unhinted new blocks are worth). */
+  freshValue: number;
+  sessions: Set<string>;
+  contexts: Map<string, ContextState>;
+  anchors: Map<string, AnchorState>;
+  /** Contexts that died since the last act, to be sent at the lowest priority once. */
+  dying: string[];
+}
+
+export function createCacheSageState(options: CacheSageOptions): CacheSageState {
+  return {
+    options,
+    workloads: new Map(),
+    sessions: new Map(),
+    engines: new Map(),
+    stats: { predictions: 0, top1Correct: 0, hintEntries: 0, prefetches: 0, sessionsExpired: 0 },
+    arrivalSession: null,
+  };
+}
+
+export function workloadOf(state: CacheSageState, id: string): WorkloadModel {
+  let w = state.workloads.get(id);
+  if (w === undefined) {
+    w = {
+      id,
+      model: createTransitionModel(state.options.model),
+      lastPrompt: new Map(),
+      anchorLen: new Map(),
+      anchorEpoch: 0,
+    };
+    state.workloads.set(id, w);
+  }
+  return w;
+}
+
+export function engineOf(state: CacheSageState, id: string): EngineState {
+  let e = state.engines.get(id);
+  if (e === undefined) {
+    e = {
+      id,
+      clock: 0,
+      resident: new Set(),
+      cpu: new Set(),
+      storedSinceArrival: 0,
+      storedPerRequest: 0,
+      freshValue: 0,
+      sessions: new Set(),
+      contexts: new Map(),
+      anchors: new Map(),
+      dying: [],
+    };
+    state.engines.set(id, e);
+  }
+  return e;
+}

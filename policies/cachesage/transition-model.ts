@@ -1,0 +1,217 @@
+/**
+ * The online agent-transition model of one workload (DESIGN §6.1): counts of agent i followed by agent j within a
+ * session, first order (N[i][j]) and second order (N[h][i][j]: the two previous agents), with an END state and the
+ * distribution of a session's first agent. Agents are interned to small integers in first-seen order; END is index
+ * -1 in the API and the last column internally. Counts are sparse (Map per row), so a workload with hundreds of agent
+ * names (a new expert per task) costs only what it has seen.
+ *
+ * Probabilities back off from the most specific evidence to the least, each level smoothed towards the next:
+ *   P0(j)       = (first + next counts of j + 1) / (total + |agents| + 1)      (marginal, Laplace)
+ *   P1(j|i)     = (N[i][j] + a1 * P0(j)) / (N[i] + a1)
+ *   P2(j|h,i)   = (N[h][i][j] + a2 * P1(j|i)) / (N[h][i] + a2)
+ * With no structure in the data the rows stay near P0 and every agent looks alike (the policy then falls back to
+ * LRU order). Optional exponential decay (half-life in transitions) lets the model follow drift: counts are kept
+ * scaled by a growing factor instead of touching every cell.
+ */
+export const END = -1;
+
+export interface TransitionModelOptions {
+  /** Smoothing weight of the first-order rows towards the marginal. */
+  firstOrderPrior: number;
+  /** Smoothing weight of the second-order rows towards the first-order row. */
+  secondOrderPrior: number;
+  /** Half-life of counts in observed transitions; Infinity (default) keeps every count at full weight. */
+  decayHalfLifeTransitions: number;
+}
+
+export const DEFAULT_TRANSITION_OPTIONS: TransitionModelOptions = {
+  firstOrderPrior: 2,
+  secondOrderPrior: 2,
+  decayHalfLifeTransitions: Number.POSITIVE_INFINITY,
+};
+
+type Row = Map<number, number>;
+
+/** Plain-data state (kept in the policy's store; serializable). */
+export interface TransitionModel {
+  agents: string[];
+  index: Map<string, number>;
+  /** Row per previous agent; column END_COL for END. */
+  first: Map<number, Row>;
+  firstTotals: Map<number, number>;
+  /** Row per (h, i) pair key h * PAIR + i. */
+  second: Map<number, Row>;
+  secondTotals: Map<number, number>;
+  /** Marginal counts of every agent as a next step (and of END). */
+  marginal: Row;
+  marginalTotal: number;
+  /** First agent of sessions. */
+  starts: Row;
+  startsTotal: number;
+  /** Current weight of one new observation (grows under decay; counts are divided by it when read). */
+  scale: number;
+  transitions: number;
+  options: TransitionModelOptions;
+}
+
+const PAIR = 1 << 20;
+const END_COL = PAIR - 1;
+
+export function createTransitionModel(options: Partial<TransitionModelOptions> = {}): TransitionModel {
+  return {
+    agents: [],
+    index: new Map(),
+    first: new Map(),
+    firstTotals: new Map(),
+    second: new Map(),
+    secondTotals: new Map(),
+    marginal: new Map(),
+    marginalTotal: 0,
+    starts: new Map(),
+    startsTotal: 0,
+    scale: 1,
+    transitions: 0,
+    options: { ...DEFAULT_TRANSITION_OPTIONS, ...options },
+  };
+}
+
+/** Index of an agent, interning it on first sight. */
+export function agentIndex(m: TransitionModel, agent: string): number {
+  let i = m.index.get(agent);
+  if (i === undefined) {
+    i = m.agents.length;
+    m.agents.push(agent);
+    m.index.set(agent, i);
+  }
+  return i;
+}
+
+function col(j: number): number {
+  return j === END ? END_COL : j;
+}
+
+function bump(row: Row, key: number, w: number): void {
+  row.set(key, (row.get(key) ?? 0) + w);
+}
+
+function rowOf(rows: Map<number, Row>, key: number): Row {
+  let r = rows.get(key);
+  if (r === undefined) {
+    r = new Map();
+    rows.set(key, r);
+  }
+  return r;
+}
+
+function advanceDecay(m: TransitionModel): number {
+  const h = m.options.decayHalfLifeTransitions;
+  if (Number.isFinite(h) && h > 0) {
+    m.scale *= 2 ** (1 / h);
+    if (m.scale > 1e12) rescale(m);
+  }
+  return m.scale;
+}
+
+function rescale(m: TransitionModel): void {
+  const s = m.scale;
+  const shrink = (row: Row): void => {
+    for (const [k, v] of row) row.set(k, v / s);
+  };
+  for (const r of m.first.values()) shrink(r);
+  for (const r of m.second.values()) shrink(r);
+  shrink(m.marginal);
+  shrink(m.starts);
+  for (const [k, v] of m.firstTotals) m.firstTotals.set(k, v / s);
+  for (const [k, v] of m.secondTotals) m.secondTotals.set(k, v / s);
+  m.marginalTotal /= s;
+  m.startsTotal /= s;
+  m.scale = 1;
+}
+
+/** A session started with agent `j`. */
+export function observeStart(m: TransitionModel, j: number): void {
+  const w = advanceDecay(m);
+  bump(m.starts, j, w);
+  m.startsTotal += w;
+}
+
+/**
+ * One transition within a session: `prev` (the agent before `cur`, or null) and `cur` (the agent that spoke last)
+ * are followed by `next` (an agent index or END).
+ */
+export function observeTransition(m: TransitionModel, prev: number | null, cur: number, next: number): void {
+  const w = advanceDecay(m);
+  const c = col(next);
+  bump(rowOf(m.first, cur), c, w);
+  m.firstTotals.set(cur, (m.firstTotals.get(cur) ?? 0) + w);
+  if (prev !== null) {
+    const key = prev * PAIR + cur;
+    bump(rowOf(m.second, key), c, w);
+    m.secondTotals.set(key, (m.secondTotals.get(key) ?? 0) + w);
+  }
+  bump(m.marginal, c, w);
+  m.marginalTotal += w;
+  m.transitions++;
+}
+
+/** Marginal probability of `j` (an agent or END) as a next step. */
+export function marginalP(m: TransitionModel, j: number): number {
+  const n = m.agents.length + 1;
+  return ((m.marginal.get(col(j)) ?? 0) / m.scale + 1) / (m.marginalTotal / m.scale + n);
+}
+
+/** P(next = j | cur). */
+export function firstOrderP(m: TransitionModel, cur: number, j: number): number {
+  const a = m.options.firstOrderPrior;
+  const total = (m.firstTotals.get(cur) ?? 0) / m.scale;
+  const count = (m.first.get(cur)?.get(col(j)) ?? 0) / m.scale;
+  return (count + a * marginalP(m, j)) / (total + a);
+}
+
+/** P(next = j | prev, cur), backing off to first order. */
+export function secondOrderP(m: TransitionModel, prev: number | null, cur: number, j: number): number {
+  const p1 = firstOrderP(m, cur, j);
+  if (prev === null) return p1;
+  const key = prev * PAIR + cur;
+  const total = (m.secondTotals.get(key) ?? 0) / m.scale;
+  if (total === 0) return p1;
+  const a = m.options.secondOrderPrior;
+  const count = (m.second.get(key)?.get(col(j)) ?? 0) / m.scale;
+  return (count + a * p1) / (total + a);
+}
+
+/** P(a session's first agent = j), Laplace-smoothed over the known agents. */
+export function startP(m: TransitionModel, j: number): number {
+  const n = Math.max(1, m.agents.length);
+  return ((m.starts.get(j) ?? 0) / m.scale + 1) / (m.startsTotal / m.scale + n);
+}
+
+/** Observed (weighted) transitions out of `cur` (first order), for evidence gates. */
+export function evidenceOf(m: TransitionModel, cur: number): number {
+  return (m.firstTotals.get(cur) ?? 0) / m.scale;
+}
+
+/** Every agent the model has seen, with its index. */
+export function knownAgents(m: TransitionModel): readonly string[] {
+  return m.agents;
+}
+
+/**
+ * Serialized size of the model's counts in bytes, as a changelog would store them: agent names (UTF-8 + 1), and per
+ * non-zero cell 2 × varint indices + a float32 count (sparse), the whole thing as a dense float32 matrix when that is
+ * smaller (up to 32 agents: (n+1)² + n·(n+1)² would not be; dense first-order only).
+ */
+export function transitionModelBytes(m: TransitionModel): number {
+  let bytes = 0;
+  for (const a of m.agents) bytes += Buffer.byteLength(a, 'utf8') + 1;
+  const cell = (k: number): number => (k < 128 ? 1 : k < 16384 ? 2 : 3);
+  let sparse = 0;
+  for (const [i, row] of m.first) for (const j of row.keys()) sparse += cell(i) + cell(j === END_COL ? 0 : j) + 4;
+  for (const [key, row] of m.second) {
+    const h = Math.floor(key / PAIR);
+    const i = key % PAIR;
+    for (const j of row.keys()) sparse += cell(h) + cell(i) + cell(j === END_COL ? 0 : j) + 4;
+  }
+  sparse += (m.marginal.size + m.starts.size) * 6;
+  return bytes + sparse + 16;
+}
