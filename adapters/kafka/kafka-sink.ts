@@ -1,0 +1,122 @@
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { ProgrammerError } from '../../core/errors.js';
+import type { Sink, SinkMessage } from '../../core/io.js';
+import { createKafkaClient, kafkaError, positiveInt } from './kafka-client.js';
+
+export interface KafkaSinkOptions {
+  brokers: readonly string[];
+  clientId?: string;
+  /** Sink name (logs, stats); default `kafka`. */
+  name?: string;
+  /** Idempotent producer (acks from all in-sync replicas, one request in flight). Default true. */
+  idempotent?: boolean;
+  /** Broker-side wait for acks, ms. Default 30 000. */
+  ackTimeoutMs?: number;
+  /** An existing client to build the producer from (shares its connections); default a client of its own. */
+  kafka?: Kafka;
+}
+
+/** Counters of a Kafka sink (a live view). */
+export interface KafkaSinkStats {
+  /** Completed `sendBatch` calls. */
+  sends: number;
+  messages: number;
+  tombstones: number;
+}
+
+/** A Sink writing Kafka records; a `null` value is a tombstone (compacted topics). */
+export interface KafkaSink extends Sink<Uint8Array | null> {
+  readonly stats: Readonly<KafkaSinkStats>;
+  /** Connects the producer (otherwise the first write does). */
+  connect(): Promise<void>;
+}
+
+function toBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** Groups messages by topic, keeping their order: one `sendBatch` carries them all. */
+export function topicMessagesOf(messages: readonly SinkMessage<Uint8Array | null>[]): {
+  topic: string;
+  messages: Message[];
+}[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const m of messages) {
+    if (m.value !== null && !(m.value instanceof Uint8Array)) {
+      throw new ProgrammerError(`Kafka sink: value for ${m.destination} is neither bytes nor null (a tombstone)`);
+    }
+    let list = byTopic.get(m.destination);
+    if (list === undefined) {
+      list = [];
+      byTopic.set(m.destination, list);
+    }
+    list.push({
+      key: m.key,
+      value: m.value === null ? null : toBuffer(m.value),
+      ...(m.headers === undefined ? {} : { headers: { ...m.headers } }),
+    });
+  }
+  return [...byTopic].map(([topic, list]) => ({ topic, messages: list }));
+}
+
+/**
+ * A Kafka sink over one producer, idempotent by default (`maxInFlightRequests: 1`, acks from all in-sync replicas).
+ * Writes are serialized: a write is sent once the previous one was acknowledged (concurrent sends on an idempotent
+ * producer fail with out-of-order sequence errors), as one `sendBatch` grouping its messages by topic. `write`
+ * resolves once the broker acknowledged every message; a failure rejects with an InfraError carrying kafkajs's
+ * retriable verdict and does not block later writes.
+ */
+export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
+  const idempotent = options.idempotent ?? true;
+  const ackTimeoutMs = positiveInt(options.ackTimeoutMs ?? 30_000, 'Kafka sink ackTimeoutMs');
+  const name = options.name ?? 'kafka';
+  const kafka = options.kafka ?? createKafkaClient({ brokers: options.brokers, clientId: options.clientId ?? name });
+  const producer: Producer = kafka.producer(
+    idempotent ? { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false } : {},
+  );
+  const stats: KafkaSinkStats = { sends: 0, messages: 0, tombstones: 0 };
+  let connecting: Promise<void> | undefined;
+  let closed = false;
+  let tail: Promise<unknown> = Promise.resolve();
+
+  const connect = (): Promise<void> => {
+    connecting ??= producer.connect().catch((err: unknown) => {
+      connecting = undefined;
+      throw kafkaError(`Kafka sink ${name}: cannot connect`, err);
+    });
+    return connecting;
+  };
+
+  const send = async (messages: readonly SinkMessage<Uint8Array | null>[]): Promise<void> => {
+    const topicMessages = topicMessagesOf(messages);
+    await connect();
+    try {
+      await producer.sendBatch({ topicMessages, acks: -1, timeout: ackTimeoutMs });
+    } catch (err) {
+      throw kafkaError(`Kafka sink ${name}: write of ${messages.length} messages failed`, err);
+    }
+    stats.sends++;
+    stats.messages += messages.length;
+    for (const m of messages) if (m.value === null) stats.tombstones++;
+  };
+
+  return {
+    name,
+    stats,
+    connect,
+    write(messages) {
+      if (closed) return Promise.reject(new ProgrammerError(`Kafka sink ${name}: write after close`));
+      if (messages.length === 0) return Promise.resolve();
+      const batch = [...messages];
+      const next = tail.then(() => send(batch));
+      tail = next.catch(() => undefined);
+      return next;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await tail;
+      if (connecting !== undefined) await producer.disconnect().catch(() => undefined);
+    },
+  };
+}
