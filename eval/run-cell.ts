@@ -1,4 +1,5 @@
 import type { EvictorKind } from '../adapters/engine-sim/block-cache.js';
+import type { RequestRecord } from '../adapters/engine-sim/engine-sim.js';
 import type { RequestOrder } from '../adapters/engine-sim/request-order.js';
 import type { SimResult } from '../adapters/engine-sim/result.js';
 import { createSimulation } from '../adapters/engine-sim/simulate.js';
@@ -29,6 +30,8 @@ export interface CellOptions {
   /** Simulated ms between an act's issue and its effect at the engine. */
   actDelayMs: number;
   seed: number;
+  /** Called as each request finishes (per-request records for reports and diagnostics). */
+  onRequestDone?: (record: RequestRecord) => void;
 }
 
 export interface CellOutcome {
@@ -55,7 +58,7 @@ export function runCell(o: CellOptions): CellOutcome {
     return { sim: sim.run(), policyState: null, wallMs: performance.now() - started, events: 0 };
   }
   const policy = o.policy;
-  const bus = createMemoryBus({ scheduler, actDelayMs: 0 });
+  const bus = createMemoryBus({ scheduler, actDelayMs: 0, releaseDelivered: true });
   const topology = engineTopology({ policies: [policy.name] });
   const stores = createMemoryStores(topology.stores.map((s) => s.name));
   const sink = bus.sink('sim');
@@ -103,5 +106,6 @@ function simOptions(o: CellOptions, evictor: EvictorKind) {
     evictor,
     actDelayMs: o.actDelayMs,
     seed: o.seed,
+    ...(o.onRequestDone ? { onRequestDone: o.onRequestDone } : {}),
   };
 }

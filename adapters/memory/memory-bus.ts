@@ -54,6 +54,12 @@ export interface MemoryBusOptions {
   subjects?: readonly string[];
   /** Most records per delivered batch when a source catches up on the log. Default 500. */
   maxBatchRecords?: number;
+  /**
+   * Drop a record from the log once it is delivered (a long simulation with one consumer per topic that never replays
+   * keeps memory flat). Such a bus refuses a second source on a topic, and `read` returns only undelivered records.
+   * Default false: the whole log is retained.
+   */
+  releaseDelivered?: boolean;
 }
 
 export interface PublishOptions {
@@ -102,6 +108,14 @@ interface Subscription {
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
+const RELEASED: SourceRecord<unknown> = Object.freeze({
+  origin: Object.freeze({ topic: '', partition: -1, offset: '-1' }),
+  key: null,
+  value: undefined,
+  timestampMs: 0,
+  headers: NO_HEADERS,
+});
+
 function positiveInt(value: number, name: string): number {
   if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`memory bus: ${name} must be a positive integer`);
   return value;
@@ -116,6 +130,7 @@ export function createMemoryBus(options: MemoryBusOptions): MemoryBus {
   if (!(Number.isFinite(actDelayMs) && actDelayMs >= 0)) throw new ConfigError('memory bus: actDelayMs must be >= 0');
   const partitions = positiveInt(options.partitions ?? 12, 'partitions');
   const maxBatchRecords = positiveInt(options.maxBatchRecords ?? 500, 'maxBatchRecords');
+  const releaseDelivered = options.releaseDelivered ?? false;
   const mode = options.mode ?? 'values';
   if (mode !== 'values' && mode !== 'bytes') throw new ConfigError('memory bus: mode must be values or bytes');
   const subjectMatchers = (options.subjects ?? ['cachesage.act.>']).map(compileSubjectPattern);
@@ -195,11 +210,15 @@ export function createMemoryBus(options: MemoryBusOptions): MemoryBus {
       const subscriber = consumer.subscriber;
       if (first === undefined || subscriber === null) return;
       const records: SourceRecord<unknown>[] = [];
+      const from = first.next;
       while (records.length < maxBatchRecords) {
         const entry = first.log[first.next];
         if (entry === undefined || entry.seq > secondSeq) break;
         records.push(entry.record);
         first.next++;
+      }
+      if (releaseDelivered) {
+        for (let k = from; k < first.next; k++) first.log[k] = { seq: first.log[k]!.seq, record: RELEASED };
       }
       subscriber.next(batchOf(consumer, first, records));
     }
@@ -276,6 +295,13 @@ export function createMemoryBus(options: MemoryBusOptions): MemoryBus {
       for (const p of assigned) {
         if (!Number.isInteger(p) || p < 0 || p >= partitions) throw new ConfigError(`memory source: no partition ${p}`);
       }
+      if (releaseDelivered) {
+        for (const c of consumers) {
+          if (names.some((t) => c.topics.has(t))) {
+            throw new ConfigError('memory bus (releaseDelivered): one consumer per topic');
+          }
+        }
+      }
       const consumer: Consumer = {
         groupId,
         topics: new Set(names),
@@ -351,7 +377,7 @@ export function createMemoryBus(options: MemoryBusOptions): MemoryBus {
       const log = topics.get(topic);
       if (log === undefined) return [];
       const entries = partition === undefined ? log.flat().sort((a, b) => a.seq - b.seq) : (log[partition] ?? []);
-      return entries.map((e) => e.record);
+      return entries.filter((e) => e.record !== RELEASED).map((e) => e.record);
     },
     endOffsets: (topic) => (topics.get(topic) ?? Array.from({ length: partitions }, () => [])).map((p) => p.length),
     committed: (groupId, topic) => [...committedOf(groupId, topic)],

@@ -10,7 +10,7 @@ import {
   type WorkloadModel,
   workloadOf,
 } from './state.js';
-import { agentIndex, END, observeStart, observeTransition } from './transition-model.js';
+import { agentIndex, END, observeLength, observeRank, observeStart, observeTransition } from './transition-model.js';
 
 /** Folds one event into CacheSage's state (DESIGN §6: observe). */
 export function observeEvent(state: CacheSageState, event: ObservedEvent): void {
@@ -80,7 +80,10 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
 /** Ends a session: counts END after its last agent and marks its contexts dead. */
 export function endSession(state: CacheSageState, s: SessionState): void {
   const w = workloadOf(state, s.workloadId);
-  if (s.cur !== null) observeTransition(w.model, s.prev, s.cur, END);
+  if (s.cur !== null) {
+    observeTransition(w.model, s.prev, s.cur, END);
+    observeLength(w.model, s.steps);
+  }
   const e = engineOf(state, s.engineId);
   for (const id of s.contexts.values()) killContext(e, id);
   e.sessions.delete(s.id);
@@ -132,6 +135,8 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
       if (predicted === a) state.stats.top1Correct++;
     }
     observeTransition(w.model, s.prev, s.cur, a);
+    const rank = s.seen.indexOf(a);
+    observeRank(w.model, rank < 0 ? null : rank);
     let row = s.local.get(s.cur);
     if (row === undefined) {
       row = new Map();
@@ -148,7 +153,11 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
   s.lastClock = e.clock;
   s.lastTs = ev.ts;
   s.toolRunning = false;
-  if (!s.seen.includes(a)) s.seen.push(a);
+  const at = s.seen.indexOf(a);
+  if (at !== 0) {
+    if (at > 0) s.seen.splice(at, 1);
+    s.seen.unshift(a);
+  }
 
   learnAnchor(w, a, s.id, ev.blockHashes, o.anchorMaxBlocks);
   updateAnchor(state, e, w, a, ev.blockHashes);

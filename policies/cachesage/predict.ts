@@ -1,7 +1,8 @@
 import type { NextAgent } from '../policy.js';
+import { chainP, chainView } from './chain.js';
 import type { CacheSageOptions } from './options.js';
 import type { SessionState, WorkloadModel } from './state.js';
-import { END, firstOrderP, secondOrderP } from './transition-model.js';
+import { END } from './transition-model.js';
 
 /**
  * Next-agent distribution of a session (DESIGN §6.3: predict) over every agent the workload model knows: the global
@@ -17,7 +18,8 @@ export function nextAgentDistribution(
   if (s.cur === null) return { next: [], endP: 0, top: null };
   const m = w.model;
   const cur = s.cur;
-  const endP = s.prev === null ? firstOrderP(m, cur, END) : secondOrderP(m, s.prev, cur, END);
+  const v = chainView(w, s);
+  const endP = chainP(v, s.prev, cur, END);
   const nonEnd = Math.max(1e-12, 1 - endP);
   const n = s.localTotals.get(cur) ?? 0;
   const row = s.local.get(cur);
@@ -26,7 +28,7 @@ export function nextAgentDistribution(
   let top: number | null = null;
   let topP = -1;
   for (let j = 0; j < m.agents.length; j++) {
-    const g = s.prev === null ? firstOrderP(m, cur, j) : secondOrderP(m, s.prev, cur, j);
+    const g = chainP(v, s.prev, cur, j);
     const p = n === 0 ? g : (1 - endP) * (((row?.get(j) ?? 0) + prior * (g / nonEnd)) / (n + prior));
     if (p > topP) {
       topP = p;

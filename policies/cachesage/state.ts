@@ -58,7 +58,7 @@ export interface SessionState {
   /** Session-local first-order counts: row key = agent, column = next agent. */
   local: Map<number, Map<number, number>>;
   localTotals: Map<number, number>;
-  /** Agents that spoke in this session, first-seen order. */
+  /** Agents that spoke in this session, most recent first (the recency ranks of the rank model). */
   seen: number[];
   /** Context ids of this session by agent index. */
   contexts: Map<number, string>;

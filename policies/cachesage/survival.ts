@@ -1,6 +1,7 @@
+import { type ChainView, chainP, chainView, otherPrior } from './chain.js';
 import type { CacheSageOptions } from './options.js';
 import type { EngineState, SessionState, WorkloadModel } from './state.js';
-import { END, firstOrderP, marginalP, secondOrderP } from './transition-model.js';
+import { END, lengthHazard, marginalP } from './transition-model.js';
 
 /**
  * Survival scoring (DESIGN §6.2). A cached context (s, a) is worth keeping if agent a speaks again in session s
@@ -18,95 +19,124 @@ import { END, firstOrderP, marginalP, secondOrderP } from './transition-model.js
  * O(H·m³) for m agents in the session, independent of how many agents the workload has.
  */
 
-/** Probability distribution of a session's next step over its seen agents, OTHER and END. */
+/** A session's chain over its seen agents and OTHER, END handled per step (see `endAt`). */
 export interface NextStep {
   /** Agents seen in the session (indices in the workload model), then OTHER (-2). */
   states: number[];
-  /** P(next = states[i]) for the first step. */
+  /** P(next = states[i] | no END) for the first step. */
   first: Float64Array;
-  /** Row-major (m+1)×(m+1) transition matrix over `states` (END mass = 1 − row sum). */
+  /** P(END instead of the first step). */
+  firstEnd: number;
+  /** Row-major m×m transition matrix over `states`, each row normalized over non-END steps. */
   matrix: Float64Array;
+  /** P(END | last agent = states[i]) from the name model. */
+  endName: Float64Array;
+  /** Session-length hazard for the step after the k-th next step (index k−1), and its overall rate. */
+  hazards: Float64Array;
+  baseEnd: number;
 }
 
 export const OTHER = -2;
 
-/** P(next = j | session state) blending the session's own counts with the global chain (END excluded from local). */
-function blended(
-  w: WorkloadModel,
-  s: SessionState,
-  prev: number | null,
-  cur: number,
-  j: number,
-  prior: number,
-  endP: number,
-): number {
-  const global = prev === null ? firstOrderP(w.model, cur, j) : secondOrderP(w.model, prev, cur, j);
-  const n = s.localTotals.get(cur) ?? 0;
-  if (n === 0) return global;
-  const c = s.local.get(cur)?.get(j) ?? 0;
-  const nonEnd = Math.max(1e-12, 1 - endP);
-  return (1 - endP) * ((c + prior * (global / nonEnd)) / (n + prior));
+function logit(p: number): number {
+  const q = Math.min(1 - 1e-9, Math.max(1e-9, p));
+  return Math.log(q / (1 - q));
 }
 
-/** The chain of one session: first-step distribution (second order) and the transition matrix (first order). */
+/**
+ * P(END) from two sources of evidence taken as independent given the base rate (odds combine): the name model's
+ * END after the last agent, and the session-length hazard at the session's step count.
+ */
+export function combineEnd(nameEnd: number, hazard: number, baseEnd: number): number {
+  const z = logit(nameEnd) + logit(hazard) - logit(baseEnd);
+  return 1 / (1 + Math.exp(-z));
+}
+
+/**
+ * P(next = j) blending the session's own counts (rows of `cur`) with the workload chain, over non-END steps only
+ * (a session's own counts never saw its END).
+ */
+function blended(v: ChainView, prev: number | null, cur: number, j: number, prior: number, endP: number): number {
+  const nonEnd = Math.max(1e-12, 1 - endP);
+  const global = chainP(v, prev, cur, j) / nonEnd;
+  const n = v.s.localTotals.get(cur) ?? 0;
+  if (n === 0) return global;
+  const c = v.s.local.get(cur)?.get(j) ?? 0;
+  return (c + prior * global) / (n + prior);
+}
+
+/** The chain of one session: first step (second order), transition matrix (first order), END per step. */
 export function nextStep(w: WorkloadModel, s: SessionState, options: CacheSageOptions): NextStep | null {
   if (s.cur === null) return null;
+  const v = chainView(w, s);
   const states = [...s.seen, OTHER];
   const m = states.length;
   const prior = options.sessionPrior;
   const matrix = new Float64Array(m * m);
+  const endName = new Float64Array(m);
   for (let i = 0; i < m - 1; i++) {
     const x = states[i] as number;
-    const endP = firstOrderP(w.model, x, END);
+    const endP = chainP(v, null, x, END);
+    endName[i] = endP;
     let sum = 0;
     for (let k = 0; k < m - 1; k++) {
-      const p = blended(w, s, null, x, states[k] as number, prior, endP);
+      const p = blended(v, null, x, states[k] as number, prior, endP);
       matrix[i * m + k] = p;
       sum += p;
     }
-    matrix[i * m + m - 1] = Math.max(0, 1 - endP - sum);
+    matrix[i * m + m - 1] = Math.max(0, 1 - sum);
   }
+  const baseEnd = marginalP(w.model, END);
   {
-    const endP = marginalP(w.model, END);
+    const other = otherPrior(v) / Math.max(1e-12, 1 - baseEnd);
+    endName[m - 1] = baseEnd;
     let sum = 0;
     for (let k = 0; k < m - 1; k++) {
-      const p = marginalP(w.model, states[k] as number);
+      const p =
+        (1 - other) * (marginalP(w.model, states[k] as number) / Math.max(1e-12, 1 - baseEnd - v.unseenMarginal));
       matrix[(m - 1) * m + k] = p;
       sum += p;
     }
-    matrix[(m - 1) * m + m - 1] = Math.max(0, 1 - endP - sum);
+    matrix[(m - 1) * m + m - 1] = Math.max(0, 1 - sum);
   }
   const first = new Float64Array(m);
   const cur = s.cur;
-  const endP = s.prev === null ? firstOrderP(w.model, cur, END) : secondOrderP(w.model, s.prev, cur, END);
+  const endP = chainP(v, s.prev, cur, END);
   let sum = 0;
   for (let k = 0; k < m - 1; k++) {
-    const p = blended(w, s, s.prev, cur, states[k] as number, prior, endP);
+    const p = blended(v, s.prev, cur, states[k] as number, prior, endP);
     first[k] = p;
     sum += p;
   }
-  first[m - 1] = Math.max(0, 1 - endP - sum);
-  return { states, first, matrix };
+  first[m - 1] = Math.max(0, 1 - sum);
+  const H = options.horizonSteps;
+  const hazards = new Float64Array(H);
+  for (let k = 0; k < H; k++) hazards[k] = lengthHazard(w.model, s.steps + k + 1);
+  const firstEnd = combineEnd(endP, lengthHazard(w.model, s.steps), baseEnd);
+  return { states, first, firstEnd, matrix, endName, hazards, baseEnd };
 }
 
 /**
- * f_k for k = 1..H: the probability that state `target` (an index into `step.states`) is first reached at step k.
- * Writes into `out` (length ≥ H) and returns it.
+ * f_k for k = 1..H: the probability that state `target` (an index into `step.states`) is first reached at step k,
+ * the session ending (END) at each step with the combined END probability. Writes into `out` and returns it.
  */
 export function firstPassage(step: NextStep, target: number, horizon: number, out: Float64Array): Float64Array {
   const m = step.states.length;
-  let dist = Float64Array.from(step.first);
+  let dist = new Float64Array(m);
+  for (let x = 0; x < m; x++) dist[x] = (step.first[x] as number) * (1 - step.firstEnd);
   let next = new Float64Array(m);
   for (let k = 0; k < horizon; k++) {
     out[k] = dist[target] as number;
     if (k === horizon - 1) break;
     next.fill(0);
+    const hazard = step.hazards[k] as number;
     for (let x = 0; x < m; x++) {
       if (x === target) continue;
       const px = dist[x] as number;
       if (px === 0) continue;
+      const stay = px * (1 - combineEnd(step.endName[x] as number, hazard, step.baseEnd));
       const row = x * m;
-      for (let y = 0; y < m; y++) next[y] = (next[y] as number) + px * (step.matrix[row + y] as number);
+      for (let y = 0; y < m; y++) next[y] = (next[y] as number) + stay * (step.matrix[row + y] as number);
     }
     [dist, next] = [next, dist];
   }

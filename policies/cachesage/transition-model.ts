@@ -6,11 +6,16 @@
  * names (a new expert per task) costs only what it has seen.
  *
  * Probabilities back off from the most specific evidence to the least, each level smoothed towards the next:
- *   P0(j)       = (first + next counts of j + 1) / (total + |agents| + 1)      (marginal, Laplace)
- *   P1(j|i)     = (N[i][j] + a1 * P0(j)) / (N[i] + a1)
+ *   P0(j)       = (next counts of j + 1) / (total + |agents| + 1)      (marginal, Laplace)
+ *   Q(j)        = a prior the caller gives: by default P0; CacheSage gives the recency-rank model below
+ *   P1(j|i)     = (N[i][j] + a1 * Q(j)) / (N[i] + a1)
  *   P2(j|h,i)   = (N[h][i][j] + a2 * P1(j|i)) / (N[h][i] + a2)
- * With no structure in the data the rows stay near P0 and every agent looks alike (the policy then falls back to
- * LRU order). Optional exponential decay (half-life in transitions) lets the model follow drift: counts are kept
+ * The recency-rank model counts, across sessions, how recently the next speaker last spoke in its session (rank 0:
+ * the agent that just spoke again, rank 1: the one before it, ..., or an agent new to the session). It does not
+ * depend on agent names, so it carries over to workloads whose agents are renamed per task, and it gives the chain
+ * its structure where the name counts are still thin.
+ * With no structure in the data the rows stay near the prior and every agent looks alike (the policy then falls
+ * back to LRU order). Optional exponential decay (half-life in transitions) lets the model follow drift: counts are kept
  * scaled by a growing factor instead of touching every cell.
  */
 export const END = -1;
@@ -48,11 +53,23 @@ export interface TransitionModel {
   /** First agent of sessions. */
   starts: Row;
   startsTotal: number;
+  /** Completed sessions by length in steps (the last bin holds every longer session). */
+  lengths: number[];
+  lengthsTotal: number;
+  /** Next speakers by recency rank in their session (RANK_BINS bins, then one for an agent new to the session). */
+  ranks: number[];
+  ranksTotal: number;
   /** Current weight of one new observation (grows under decay; counts are divided by it when read). */
   scale: number;
   transitions: number;
   options: TransitionModelOptions;
 }
+
+/** Session lengths counted separately; longer sessions share the last bin. */
+export const LENGTH_BINS = 64;
+
+/** Recency ranks counted separately; deeper ranks share the last bin. */
+export const RANK_BINS = 8;
 
 const PAIR = 1 << 20;
 const END_COL = PAIR - 1;
@@ -69,6 +86,10 @@ export function createTransitionModel(options: Partial<TransitionModelOptions> =
     marginalTotal: 0,
     starts: new Map(),
     startsTotal: 0,
+    lengths: new Array<number>(LENGTH_BINS + 1).fill(0),
+    lengthsTotal: 0,
+    ranks: new Array<number>(RANK_BINS + 1).fill(0),
+    ranksTotal: 0,
     scale: 1,
     transitions: 0,
     options: { ...DEFAULT_TRANSITION_OPTIONS, ...options },
@@ -121,6 +142,10 @@ function rescale(m: TransitionModel): void {
   for (const r of m.second.values()) shrink(r);
   shrink(m.marginal);
   shrink(m.starts);
+  for (let r = 0; r < m.ranks.length; r++) m.ranks[r] = (m.ranks[r] as number) / s;
+  for (let r = 0; r < m.lengths.length; r++) m.lengths[r] = (m.lengths[r] as number) / s;
+  m.lengthsTotal /= s;
+  m.ranksTotal /= s;
   for (const [k, v] of m.firstTotals) m.firstTotals.set(k, v / s);
   for (const [k, v] of m.secondTotals) m.secondTotals.set(k, v / s);
   m.marginalTotal /= s;
@@ -154,23 +179,60 @@ export function observeTransition(m: TransitionModel, prev: number | null, cur: 
   m.transitions++;
 }
 
+/** The next speaker had recency rank `rank` in its session (null: it had not spoken in the session yet). */
+export function observeRank(m: TransitionModel, rank: number | null): void {
+  const w = m.scale;
+  const bin = rank === null ? RANK_BINS : Math.min(rank, RANK_BINS - 1);
+  m.ranks[bin] = (m.ranks[bin] as number) + w;
+  m.ranksTotal += w;
+}
+
+/** A session ended after `steps` steps. */
+export function observeLength(m: TransitionModel, steps: number): void {
+  const w = m.scale;
+  const bin = Math.min(Math.max(steps, 1), LENGTH_BINS);
+  m.lengths[bin] = (m.lengths[bin] as number) + w;
+  m.lengthsTotal += w;
+}
+
+/**
+ * Hazard of the session-length distribution: P(a session that has made `steps` steps ends now), from completed
+ * sessions, smoothed towards the overall end rate (completed sessions per step) with weight `prior` sessions.
+ * Returns the overall rate while no session has completed.
+ */
+export function lengthHazard(m: TransitionModel, steps: number, prior = 2): number {
+  const base = marginalP(m, END);
+  if (m.lengthsTotal === 0) return base;
+  const bin = Math.min(Math.max(steps, 1), LENGTH_BINS);
+  let reached = 0;
+  for (let b = bin; b <= LENGTH_BINS; b++) reached += m.lengths[b] as number;
+  const ended = bin === LENGTH_BINS ? base * reached : (m.lengths[bin] as number);
+  return (ended / m.scale + prior * base) / (reached / m.scale + prior);
+}
+
+/** P(the next speaker has recency rank `rank`), null for an agent new to the session; Laplace-smoothed. */
+export function rankP(m: TransitionModel, rank: number | null): number {
+  const bin = rank === null ? RANK_BINS : Math.min(rank, RANK_BINS - 1);
+  return ((m.ranks[bin] as number) / m.scale + 1) / (m.ranksTotal / m.scale + RANK_BINS + 1);
+}
+
 /** Marginal probability of `j` (an agent or END) as a next step. */
 export function marginalP(m: TransitionModel, j: number): number {
   const n = m.agents.length + 1;
   return ((m.marginal.get(col(j)) ?? 0) / m.scale + 1) / (m.marginalTotal / m.scale + n);
 }
 
-/** P(next = j | cur). */
-export function firstOrderP(m: TransitionModel, cur: number, j: number): number {
+/** P(next = j | cur), smoothed towards the prior `q` (default: the marginal). */
+export function firstOrderP(m: TransitionModel, cur: number, j: number, q?: number): number {
   const a = m.options.firstOrderPrior;
   const total = (m.firstTotals.get(cur) ?? 0) / m.scale;
   const count = (m.first.get(cur)?.get(col(j)) ?? 0) / m.scale;
-  return (count + a * marginalP(m, j)) / (total + a);
+  return (count + a * (q ?? marginalP(m, j))) / (total + a);
 }
 
-/** P(next = j | prev, cur), backing off to first order. */
-export function secondOrderP(m: TransitionModel, prev: number | null, cur: number, j: number): number {
-  const p1 = firstOrderP(m, cur, j);
+/** P(next = j | prev, cur), backing off to first order (and to the prior `q`). */
+export function secondOrderP(m: TransitionModel, prev: number | null, cur: number, j: number, q?: number): number {
+  const p1 = firstOrderP(m, cur, j, q);
   if (prev === null) return p1;
   const key = prev * PAIR + cur;
   const total = (m.secondTotals.get(key) ?? 0) / m.scale;
@@ -212,6 +274,6 @@ export function transitionModelBytes(m: TransitionModel): number {
     const i = key % PAIR;
     for (const j of row.keys()) sparse += cell(h) + cell(i) + cell(j === END_COL ? 0 : j) + 4;
   }
-  sparse += (m.marginal.size + m.starts.size) * 6;
+  sparse += (m.marginal.size + m.starts.size) * 6 + m.ranks.length * 4;
   return bytes + sparse + 16;
 }
