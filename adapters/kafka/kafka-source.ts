@@ -34,6 +34,8 @@ export interface KafkaSourceOptions {
   sessionTimeoutMs?: number;
   /** Longest wait of a fetch on an idle partition; default 500 (bounds close time). */
   maxWaitTimeMs?: number;
+  /** Most bytes fetched per partition at once, which bounds a batch; default kafkajs's 1 MiB. */
+  maxBytesPerPartition?: number;
   /**
    * kafkajs partition assigners, preferred first. Default: the co-partitioning assigner (same partition number of
    * every topic to one member, sticky), then kafkajs's round robin.
@@ -168,6 +170,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     sessionTimeout: sessionTimeoutMs,
     heartbeatInterval: heartbeatIntervalMs,
     maxWaitTimeInMs: positiveInt(options.maxWaitTimeMs ?? 500, 'Kafka source maxWaitTimeMs'),
+    maxBytesPerPartition: positiveInt(options.maxBytesPerPartition ?? 1_048_576, 'Kafka source maxBytesPerPartition'),
     allowAutoTopicCreation: false,
   });
   consumer.on(consumer.events.GROUP_JOIN, (event) => {

@@ -42,6 +42,7 @@ export interface KafkaTopologyOptions {
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   maxWaitTimeMs?: number;
+  maxBytesPerPartition?: number;
   partitionAssigners?: PartitionAssigner[];
   /** Partitions of changelog topics created here; default 1 (the stores hold one instance's state). */
   changelogPartitions?: number;
@@ -196,6 +197,7 @@ export async function startKafkaTopology(topology: Topology, options: KafkaTopol
         ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
         ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
         ...(options.maxWaitTimeMs === undefined ? {} : { maxWaitTimeMs: options.maxWaitTimeMs }),
+        ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
         ...(options.partitionAssigners === undefined ? {} : { partitionAssigners: options.partitionAssigners }),
       });
     }
