@@ -97,13 +97,19 @@ function headerText(value: IHeaders[string]): string | undefined {
 
 const EMPTY = new Uint8Array(0);
 
-/** A kafkajs message as a source record: bytes value (a tombstone is empty), utf-8 key and headers. */
-export function toSourceRecord(topic: string, partition: number, message: KafkaMessage): SourceRecord<Uint8Array> {
+/** kafkajs headers as text (UTF-8; the last value of a repeated header). */
+export function headersOf(raw: IHeaders | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
+  for (const [name, value] of Object.entries(raw ?? {})) {
     const text = headerText(value);
     if (text !== undefined) headers[name] = text;
   }
+  return headers;
+}
+
+/** A kafkajs message as a source record: bytes value (a tombstone is empty), utf-8 key and headers. */
+export function toSourceRecord(topic: string, partition: number, message: KafkaMessage): SourceRecord<Uint8Array> {
+  const headers = headersOf(message.headers);
   return {
     origin: { topic, partition, offset: message.offset },
     key: message.key === null || message.key === undefined ? null : message.key.toString('utf8'),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { CacheSageError, InfraError } from '../../core/errors.js';
 import { createKafkaClient, kafkaError, positiveInt } from './kafka-client.js';
+import { headersOf } from './kafka-source.js';
 import { parseOffset } from './offsets.js';
 
 /** One record read back from a topic. */
@@ -11,6 +12,7 @@ export interface ReadRecord {
   key: string | null;
   /** null for a tombstone. */
   value: Buffer | null;
+  headers: Record<string, string>;
 }
 
 export interface ReadTopicOptions {
@@ -95,6 +97,7 @@ export async function readTopicToEnd(
               offset: m.offset,
               key: m.key === null || m.key === undefined ? null : m.key.toString('utf8'),
               value: m.value ?? null,
+              headers: headersOf(m.headers),
             });
           } catch (err) {
             stopped = true;
