@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,8 @@ import { createNatsSink } from '../../adapters/nats/nats-sink.js';
 import { natsSubscribe } from '../../adapters/nats/nats-subscribe.js';
 import type { Sink, SinkMessage } from '../../core/io.js';
 import { ensureTopics } from '../../infra/kafka/ensure-topics.js';
+import { ensureJetStream } from '../../infra/nats/ensure-jetstream.js';
+import { ACTS_STREAM } from '../../infra/topics.js';
 import type { Policy } from '../../policies/policy.js';
 import { POLICY_STATE_KEY } from '../../processors/policy-state.js';
 import { createCodec } from '../../schemas/codec.js';
@@ -153,6 +156,7 @@ async function start(
   input: Input,
   groupId: string,
   overrides: { sinks?: Record<string, Sink<unknown>>; changelogSink?: Sink<Uint8Array | null> } = {},
+  actSubject = 'cachesage.act.{engineId}.{kind}',
 ): Promise<KafkaTopology> {
   return startKafkaTopology(
     engineTopology({
@@ -160,6 +164,7 @@ async function start(
       kvEventsTopic: input.kvTopic,
       requestsTopic: input.requestsTopic,
       deadLetterTopic: input.dlqTopic,
+      actSubject,
     }),
     {
       brokers: kafkaBrokers,
@@ -219,19 +224,28 @@ async function runToEnd(running: KafkaTopology, input: Input, seen: () => number
 }
 
 describe('restart on Kafka: stop mid-stream, start a new processor in the same group', () => {
-  const cases: [number, Window][] = [
-    [101, 'publishing-acts'],
-    [202, 'after-changelog'],
-    [303, 'between-batches'],
+  const cases: [number, Window, 'act' | 'cmd'][] = [
+    [101, 'publishing-acts', 'act'],
+    [202, 'after-changelog', 'act'],
+    [303, 'between-batches', 'act'],
+    [404, 'publishing-acts', 'cmd'],
   ];
-  it.each(cases)('seed %i, stopped %s', async (seed, window) => {
+  it.each(cases)('seed %i, stopped %s, acts on cachesage.%s', async (seed, window, root) => {
     const input = await produceScenario(seed, 180);
     let collected: Collected = { received: [] };
     const subscribe = natsSubscribe(nc);
     const prefix = input.kvTopic.split('.')[2]!;
-    const unsubscribe = subscribe('cachesage.act.*.*', (m) => {
-      if (m.subject.startsWith(`cachesage.act.${prefix}-`)) collected.received.push(m.value as Act);
-    });
+    const unsubscribers = [...new Set(['act', root])].map((r) =>
+      subscribe(`cachesage.${r}.*.*`, (m) => {
+        if (m.subject.startsWith(`cachesage.${r}.${prefix}-`)) collected.received.push(m.value as Act);
+      }),
+    );
+    const unsubscribe = (): void => {
+      for (const u of unsubscribers) u();
+    };
+    const actSubject = `cachesage.${root}.{engineId}.{kind}`;
+    const jsm = root === 'cmd' ? await jetstreamManager(nc) : undefined;
+    if (jsm !== undefined) await ensureJetStream({ natsUrl });
     await nc.flush();
     try {
       const reference = await start(input, uniqueName('reference'));
@@ -283,7 +297,7 @@ describe('restart on Kafka: stop mid-stream, start a new processor in the same g
         },
         close: async () => {},
       };
-      first = await start(input, groupId, { sinks: { acts }, changelogSink });
+      first = await start(input, groupId, { sinks: { acts }, changelogSink }, actSubject);
       if (window === 'between-batches') {
         await waitFor(() => first!.stats.commits >= targetWrite + 3 || first!.stats.state !== 'running', {
           timeoutMs: 60_000,
@@ -299,7 +313,7 @@ describe('restart on Kafka: stop mid-stream, start a new processor in the same g
       if (window === 'publishing-acts') expect(partial.length).toBeGreaterThan(0);
       const beforeRestart = collected.received.length;
 
-      const second = await start(input, groupId);
+      const second = await start(input, groupId, {}, actSubject);
       await runToEnd(second, input, () => new Set(collected.received.map(actId)).size);
       const state = await restoredState(second);
       await natsActs.close();
@@ -326,6 +340,16 @@ describe('restart on Kafka: stop mid-stream, start a new processor in the same g
       if (window === 'after-changelog') {
         expect(second.sources.events!.stats.skipped).toBeGreaterThan(0);
         expect([...counts.values()].every((n) => n === 1)).toBe(true);
+      }
+
+      if (jsm !== undefined) {
+        const stored = await jsm.streams.info(ACTS_STREAM, { subjects_filter: 'cachesage.cmd.*.*' });
+        const mine = Object.entries(stored.state.subjects ?? {}).filter(([s]) =>
+          s.startsWith(`cachesage.cmd.${prefix}-`),
+        );
+        expect(mine.reduce((n, [, c]) => n + c, 0)).toBe(clean.length);
+        expect(collected.received.length).toBeGreaterThan(clean.length);
+        for (const [subject] of mine) await jsm.streams.purge(ACTS_STREAM, { filter: subject });
       }
 
       const letters: DeadLetter[] = [];

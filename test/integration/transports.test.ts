@@ -284,7 +284,8 @@ describe('NATS act sink and subscriber', () => {
 
   it('publishes commands on JetStream with the message id, so a replayed command is stored once', async () => {
     await ensureJetStream({ natsUrl });
-    const subject = `cachesage.cmd.${uniqueName('eng')}.evict`;
+    const engineId = uniqueName('eng');
+    const subject = `cachesage.cmd.${engineId}.evict`;
     const sink = createNatsSink({ nc, name: 'commands-test' });
     const jsm = await jetstreamManager(nc);
     try {
@@ -293,13 +294,13 @@ describe('NATS act sink and subscriber', () => {
           destination: subject,
           key: null,
           value: Buffer.from('first'),
-          messageId: 'e.evict.echo.1',
+          messageId: `${engineId}.evict.echo.1`,
           headers: { a: '1' },
         },
-        { destination: subject, key: null, value: Buffer.from('second'), messageId: 'e.evict.echo.2' },
+        { destination: subject, key: null, value: Buffer.from('second'), messageId: `${engineId}.evict.echo.2` },
       ]);
       await sink.write([
-        { destination: subject, key: null, value: Buffer.from('first again'), messageId: 'e.evict.echo.1' },
+        { destination: subject, key: null, value: Buffer.from('first again'), messageId: `${engineId}.evict.echo.1` },
       ]);
       expect(sink.stats).toEqual({ core: 0, jetstream: 2, duplicates: 1 });
       const info = await jsm.streams.info(ACTS_STREAM, { subjects_filter: subject });
