@@ -1,4 +1,12 @@
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, PartitionAssigner } from 'kafkajs';
+import {
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type Kafka,
+  type KafkaMessage,
+  type PartitionAssigner,
+  PartitionAssigners,
+} from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
 import { ConfigError, InfraError, ProgrammerError } from '../../core/errors.js';
 import type { Source, SourceBatch, SourceRecord } from '../../core/io.js';
@@ -172,7 +180,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   const owned = (): number[] => [...new Set(Object.values(stats.assignment).flat())].sort((a, b) => a - b);
   const consumer: Consumer = kafka.consumer({
     groupId,
-    partitionAssigners: options.partitionAssigners ?? [coPartitionedAssigner({ owned })],
+    partitionAssigners: options.partitionAssigners ?? [coPartitionedAssigner({ owned }), PartitionAssigners.roundRobin],
     sessionTimeout: sessionTimeoutMs,
     heartbeatInterval: heartbeatIntervalMs,
     maxWaitTimeInMs: positiveInt(options.maxWaitTimeMs ?? 500, 'Kafka source maxWaitTimeMs'),
