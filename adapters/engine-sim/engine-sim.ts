@@ -76,11 +76,13 @@ export interface EngineSimOptions {
  *
  * Semantics (identical for every policy, so that comparisons are fair and Belady is a true bound):
  * - Requests run in the fixed order (`buildRequestOrder`). Request i arrives at max(its ready time, arrival of
- *   request i-1); its session is ready at the finish of its previous call plus the gaps of the turns in between
- *   (seeded per (session, turn), independent of the policy), or, for a session's first call, at the finish of the
- *   session it replaced in its slot (the start for the first C sessions).
- * - Cache-wise a request is one atomic step at its arrival, in order, so which blocks are cached never depends on
- *   timing (only acts and prefetches, delivered at simulated times, interleave with steps):
+ *   request i-1) and is announced then (RequestEvent ARRIVED); its session is ready at the finish of its previous
+ *   call plus the gaps of the turns in between (seeded per (session, turn), independent of the policy), or, for a
+ *   session's first call, at the finish of the session it replaced in its slot (the start for the first C sessions).
+ * - Prefill is FIFO: request i is scheduled (its cache step runs) when it has arrived and the prefill of request
+ *   i-1 is done, as vLLM's scheduler allocates a request's blocks when it admits it. Cache-wise a request is one
+ *   atomic step then, in order, so which blocks are cached never depends on timing (only acts and prefetches,
+ *   delivered at simulated times, interleave with steps):
  *   1. prefetch reloads completed by now become resident;
  *   2. the queued blocks are trimmed to the budget by the evictor (lazily, as vLLM evicts on allocation; the
  *      evictions are the ones this request's allocation causes, and acts that arrived before it count);
@@ -89,11 +91,11 @@ export interface EngineSimOptions {
  *      there is the CPU hit (reloaded); the rest is computed;
  *   4. the request's prompt and output blocks are taken out of the free queue or admitted (working memory), then
  *      freed back tail-first (the request's last block nearest the eviction end).
- * - Time: one GPU per engine. Prefill runs one request at a time: it starts when the prefill lane is free; CPU-hit
+ * - Time: one GPU per engine. Prefill runs one request at a time, from its cache step; CPU-hit
  *   blocks are first reloaded over the engine's PCIe channel (serialized with prefetch reloads); the first token
  *   follows after the fixed overhead plus prefill of the uncached tokens. Decode overlaps (continuous batching):
  *   outputTokens · decodeMsPerToken(min(C, active sessions)). TTFT = first token − arrival.
- * - Events (on the sink, key = engineId): RequestEvent ARRIVED at arrival, then the step's KvEvents in the order the
+ * - Events (on the sink, key = engineId): RequestEvent ARRIVED at arrival; at the cache step its KvEvents in the order the
  *   cache changed (GPU BlockRemoved of the trim, CPU-tier BlockStored/BlockRemoved, GPU BlockStored of computed and
  *   reloaded prompt blocks, GPU BlockStored of the output blocks, which the step caches at once), RequestEvent
  *   FINISHED at finish (cachedTokens = GPU hit tokens); GPU BlockStored of prefetched blocks when their reload
@@ -176,6 +178,10 @@ class SimEngine implements EngineSim {
   private readonly gpuHitBlocks: Uint32Array;
   private readonly cpuHitBlocks: Uint32Array;
   private stepped = 0;
+  private nextArrival = 0;
+  private nextStep = 0;
+  private arrivalPending = false;
+  private stepPending = false;
   private startedAt = 0;
   private lastFinish = 0;
   private gpuFreeAt = 0;
@@ -243,7 +249,7 @@ class SimEngine implements EngineSim {
     this.gpuFreeAt = now;
     this.pcieFreeAt = now;
     this.lastFinish = now;
-    if (this.o.order.length > 0) this.o.scheduler.schedule(now, () => this.step(0));
+    this.scheduleArrival();
   }
 
   applyEvictionHints(hints: EvictionHints): void {
@@ -346,17 +352,58 @@ class SimEngine implements EngineSim {
     };
   }
 
+  private turnOf(i: number): PreparedTurn {
+    const { order } = this.o;
+    return this.turns[order.sessionIndex[i] as number]?.[order.turnIndex[i] as number] as PreparedTurn;
+  }
+
+  /** Schedules the next arrival once the previous one happened and its session's ready time is known. */
+  private scheduleArrival(): void {
+    const j = this.nextArrival;
+    const { order, scheduler } = this.o;
+    if (this.arrivalPending || j >= order.length) return;
+    const p = order.prevInSlot[j] as number;
+    if (p >= this.nextStep) return;
+    const at = j === 0 ? this.startedAt : Math.max(this.arrivalAt[j - 1] as number, this.readyAt(j));
+    this.arrivalPending = true;
+    scheduler.schedule(Math.max(scheduler.now(), at), () => this.arrive(j));
+  }
+
+  /** A request reaches the engine: it is queued for its prefill (FIFO) and announced (ARRIVED). */
+  private arrive(i: number): void {
+    const now = this.o.scheduler.now();
+    this.arrivalPending = false;
+    this.nextArrival = i + 1;
+    this.arrivalAt[i] = now;
+    if (this.sink) {
+      this.emitRequest('ARRIVED', i, this.turnOf(i), now);
+      this.flush();
+    }
+    this.scheduleStep();
+    this.scheduleArrival();
+  }
+
+  /** Schedules the next request's cache step when it has arrived, at the time the prefill lane frees up. */
+  private scheduleStep(): void {
+    const k = this.nextStep;
+    if (this.stepPending || k >= this.nextArrival) return;
+    const { scheduler } = this.o;
+    this.stepPending = true;
+    const at = Math.max(scheduler.now(), this.arrivalAt[k] as number, this.gpuFreeAt);
+    scheduler.schedule(at, () => this.step(k));
+  }
+
   private step(i: number): void {
     const { order, scheduler } = this.o;
     const now = scheduler.now();
-    const turn = this.turns[order.sessionIndex[i] as number]?.[order.turnIndex[i] as number] as PreparedTurn;
+    const turn = this.turnOf(i);
     const cache = this.cache;
     const prompt = turn.promptBlocks;
     const output = turn.outputBlocks;
     const sink = this.sink;
-    this.arrivalAt[i] = now;
+    this.stepPending = false;
+    this.nextStep = i + 1;
     this.stepped = i + 1;
-    if (sink) this.emitRequest('ARRIVED', i, turn, now);
 
     this.commitReloads(now);
     cache.trim(now);
@@ -411,7 +458,7 @@ class SimEngine implements EngineSim {
     this.gpuHitTokens += gpuHitTokens;
     this.cpuHitTokens += cpuHitTokens;
 
-    const prefillStart = Math.max(now, this.gpuFreeAt);
+    const prefillStart = now;
     let computeStart = prefillStart;
     if (c > g) {
       computeStart = Math.max(prefillStart, this.pcieFreeAt) + reloadMs(c - g);
@@ -422,12 +469,13 @@ class SimEngine implements EngineSim {
     this.gpuFreeAt = firstToken;
     const batch = Math.min(this.o.concurrency, order.activeSessions[i] as number);
     const finish = firstToken + turn.outputTokens * decodeMsPerToken(batch);
-    this.ttft[i] = firstToken - now;
+    this.ttft[i] = firstToken - (this.arrivalAt[i] as number);
     this.finishAt[i] = finish;
     this.flush();
 
     scheduler.schedule(finish, () => this.finished(i, turn, prefillStart, firstToken));
-    if (i + 1 < order.length) scheduler.schedule(Math.max(now, this.readyAt(i + 1)), () => this.step(i + 1));
+    this.scheduleStep();
+    this.scheduleArrival();
   }
 
   private finished(i: number, turn: PreparedTurn, prefillStartMs: number, firstTokenAt: number): void {

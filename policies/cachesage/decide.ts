@@ -8,8 +8,17 @@ import { anchorValue, contextValues, discountOf } from './survival.js';
 /** Priority of a context whose session is over: evicted before anything else. */
 export const DEAD_PRIORITY = -1e6;
 
-function quantize(value: number, resolution: number): number {
-  return Math.round(value * resolution) / resolution;
+/** Value floor: contexts worth less than this tie at the bottom (in LRU order). */
+const MIN_VALUE = 1e-6;
+
+/**
+ * Priority of a group worth `value` on an engine whose fresh contexts are worth `fresh`: the log of their ratio,
+ * rounded to 1/resolution (values within a few percent tie and keep LRU order). Relative, so far-off reuses stay
+ * ranked however small the discount makes them; 0 is a fresh context, what unhinted blocks are taken for.
+ */
+function priorityOf(value: number, fresh: number, resolution: number): number {
+  const r = Math.log(Math.max(value, MIN_VALUE) / Math.max(fresh, MIN_VALUE));
+  return Math.round(r * resolution) / resolution;
 }
 
 function changedContext(c: ContextState, priority: number, anchorLen: number): ScoredGroup | null {
@@ -59,13 +68,13 @@ export function scoreEngine(state: CacheSageState, point: DecisionPoint, isArriv
     if (c.dead) continue;
     const w = workloadOf(state, state.sessions.get(c.sessionId)?.workloadId ?? '');
     const anchorLen = Math.min(w.anchorLen.get(c.agent) ?? 0, c.full.length);
-    const priority = quantize((values.get(c.id) ?? 0) - e.freshValue, o.priorityResolution);
+    const priority = priorityOf(values.get(c.id) ?? 0, e.freshValue, o.priorityResolution);
     const g = changedContext(c, priority, anchorLen);
     if (g !== null) changed.push(g);
   }
-  const gamma = discountOf(e);
+  const gamma = discountOf(e, o.lifetimeScale);
   for (const a of e.anchors.values()) {
-    const priority = quantize(anchorValue(a.rate, gamma) - e.freshValue, o.priorityResolution);
+    const priority = priorityOf(anchorValue(a.rate, gamma), e.freshValue, o.priorityResolution);
     const needsBlocks = a.registeredLength !== a.blocks.length;
     if (!needsBlocks && a.sentPriority === priority) continue;
     changed.push({ contextId: a.id, blockHashes: needsBlocks ? (a.blocks as BlockHash[]) : [], value: priority });

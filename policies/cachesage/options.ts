@@ -8,6 +8,8 @@ import { DEFAULT_TRANSITION_OPTIONS, type TransitionModelOptions } from './trans
 export interface CacheSageOptions {
   /** Steps ahead over which a context's reuse is estimated (a short horizon ranks better than a long one). */
   horizonSteps: number;
+  /** Multiplies the cache lifetime (resident blocks / blocks stored per request) that sets the time discount. */
+  lifetimeScale: number;
   /** Weight of the global model against a session's own transition counts (higher: trust the global model longer). */
   sessionPrior: number;
   /** Smoothing and decay of the workload transition model. */
@@ -36,9 +38,10 @@ export interface CacheSageOptions {
 
 export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   horizonSteps: 4,
+  lifetimeScale: 1,
   sessionPrior: 3,
   model: DEFAULT_TRANSITION_OPTIONS,
-  priorityResolution: 50,
+  priorityResolution: 20,
   ewmaAlpha: 0.2,
   anchorRateAlpha: 0.05,
   sessionIdleMs: 10 * 60_000,
@@ -66,6 +69,7 @@ export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): 
     throw new ConfigError(`cachesage: horizonSteps must be an integer in 1..16, got ${o.horizonSteps}`);
   }
   positive('sessionPrior', o.sessionPrior);
+  positive('lifetimeScale', o.lifetimeScale);
   positive('model.firstOrderPrior', o.model.firstOrderPrior);
   positive('model.secondOrderPrior', o.model.secondOrderPrior);
   positive('model.decayHalfLifeTransitions', o.model.decayHalfLifeTransitions);

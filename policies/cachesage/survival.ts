@@ -156,9 +156,9 @@ export function dueIn(e: EngineState, s: SessionState): number {
 }
 
 /** The per-request discount of an engine: exp(−1 / cache lifetime in requests). */
-export function discountOf(e: EngineState): number {
+export function discountOf(e: EngineState, lifetimeScale = 1): number {
   const perRequest = Math.max(1, e.storedPerRequest);
-  const lifetime = Math.max(1, e.resident.size / perRequest);
+  const lifetime = Math.max(1, (lifetimeScale * e.resident.size) / perRequest);
   return Math.exp(-1 / lifetime);
 }
 
@@ -173,7 +173,7 @@ export function contextValues(
   const step = nextStep(w, s, options);
   if (step === null) return values;
   const H = options.horizonSteps;
-  const gamma = discountOf(e);
+  const gamma = discountOf(e, options.lifetimeScale);
   const alive = aliveProbability(e, s);
   const wait = dueIn(e, s);
   const f = new Float64Array(H);

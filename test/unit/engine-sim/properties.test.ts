@@ -73,7 +73,6 @@ function checkInvariants(w: PreparedWorkload, cfg: Config, seed: number): Engine
   const gpu = new Map<string, Set<number>>(engines.map((e) => [e.engineId, new Set<number>()]));
   const cpu = new Map<string, Set<number>>(engines.map((e) => [e.engineId, new Set<number>()]));
   let seen = 0;
-  const lastRequestBlocks = new Map<string, number>();
   for (const e of engines) e.start();
   let guard = 0;
   while (!engines.every((e) => e.done)) {
@@ -83,10 +82,6 @@ function checkInvariants(w: PreparedWorkload, cfg: Config, seed: number): Engine
       const m = sink.messages[seen]!;
       if (m.destination === 'cachesage.requests') {
         const r = m.value as RequestEvent;
-        if (r.phase === 'ARRIVED') {
-          const turn = w.sessions.find((x) => x.sessionId === r.sessionId)!.turns[Number(r.requestId.split('/')[1])]!;
-          lastRequestBlocks.set(r.engineId, turn.promptBlocks.length + turn.outputBlocks.length);
-        }
         continue;
       }
       const k = m.value as KvEvent;
@@ -112,8 +107,14 @@ function checkInvariants(w: PreparedWorkload, cfg: Config, seed: number): Engine
         if (parent >= 0) expect(e.isResident(parent)).toBe(true);
       }
       if (!cfg.acts) {
-        // At most the budget survived the last trim; the last request added its prompt and output blocks.
-        const last = lastRequestBlocks.get(e.engineId) ?? 0;
+        // At most the budget survived the last trim; the last request stepped added its prompt and output blocks.
+        const stepped = e.result().requests;
+        const order = sim.order.engines[sim.engines.indexOf(e)]!;
+        const turn =
+          stepped === 0
+            ? undefined
+            : w.sessions[order.sessionIndex[stepped - 1]!]!.turns[order.turnIndex[stepped - 1]!]!;
+        const last = turn === undefined ? 0 : turn.promptBlocks.length + turn.outputBlocks.length;
         expect(e.residentCount()).toBeLessThanOrEqual(cfg.budgetBlocks + last);
       }
     }
