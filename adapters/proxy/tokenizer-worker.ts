@@ -1,3 +1,5 @@
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { llama3Tokenizer } from '../../workloads/tokenizer.js';
@@ -7,7 +9,8 @@ import type { WorkerJob, WorkerReply } from './tokenizer-pool.js';
 /** Worker thread of the tagging proxy: tokenizes and hashes prompts, reads responses, off the request path. */
 const port = parentPort;
 if (port === null) throw new Error('tokenizer-worker must run as a worker thread');
-const options = workerData as RequestAnalysisOptions;
+const options = workerData as RequestAnalysisOptions & { niceness: number };
+lowerPriority(options.niceness);
 const tokenizer = await llama3Tokenizer();
 tokenizer.encode('warm up');
 
@@ -41,5 +44,19 @@ function decoded(body: Uint8Array, encoding: string | undefined): Uint8Array {
     }
   } catch {
     return body;
+  }
+}
+
+/**
+ * Lowers this thread's scheduling priority (Linux: a thread id is a valid `setpriority` target), so that on a busy
+ * machine the proxy's event loop, which forwards requests, runs before tokenization. Elsewhere it does nothing.
+ */
+function lowerPriority(niceness: number): void {
+  if (!(niceness > 0)) return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, Math.min(19, niceness));
+  } catch {
+    // not Linux, or not permitted: keep the default priority
   }
 }
