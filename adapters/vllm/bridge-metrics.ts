@@ -105,6 +105,7 @@ export function emptyBridgeStats(): VllmBridgeStats {
       'unsupported-block-size': 0,
       'unknown-medium': 0,
       'unmapped-removed': 0,
+      'unmapped-stored': 0,
       'other-group': 0,
     },
     deadLetters: 0,

@@ -2,7 +2,10 @@ import { Unpackr } from 'msgpackr';
 import { DecodeError } from '../../core/errors.js';
 import { type EngineHash, toEngineHash } from './engine-hash.js';
 
-/** vLLM `BlockStored`: blocks entered a cache tier. `tokenIds` holds `blockHashes.length × blockSize` ids. */
+/**
+ * vLLM `BlockStored`: blocks entered a cache tier. `tokenIds` holds `blockHashes.length × blockSize` ids, or none
+ * (block size 0) when the producer does not know them (vLLM's offloading connector storing GPU blocks on the CPU).
+ */
 export interface VllmBlockStored {
   type: 'BlockStored';
   blockHashes: EngineHash[];
@@ -141,7 +144,7 @@ function blockStored(values: unknown[]): VllmEvent {
   const tokens = intList(tokenIds);
   if (tokens === undefined) return invalid(`token_ids is ${describe(tokenIds)}, expected a list of integers`);
   const size = toInteger(blockSize);
-  if (size === undefined || size <= 0) return invalid(`block_size is ${describe(blockSize)}`);
+  if (size === undefined || size < 0) return invalid(`block_size is ${describe(blockSize)}`);
   const lora = optionalInteger(loraId);
   const group = optionalInteger(groupIdx);
   const mediumText = optionalString(medium);

@@ -2,7 +2,7 @@ import { ConfigError, reasonOf } from '../../core/errors.js';
 import { BLOCK_SIZE, hashBlock, ROOT_HASH } from '../../schemas/block-hash.js';
 import type { BlockHash, DeadLetter, KvEvent, Medium } from '../../schemas/types.js';
 import type { EngineHashMap } from './engine-hash-map.js';
-import { decodeEventBatch, type VllmBlockRemoved, type VllmBlockStored } from './event-batch.js';
+import { decodeEventBatch, type VllmBlockStored } from './event-batch.js';
 import type { KvMessage } from './zmq-message.js';
 
 /** Why (part of) a message did not become a KvEvent. Each occurrence is counted; some are also dead-lettered. */
@@ -25,6 +25,8 @@ export type BridgeIssue =
   | 'unknown-medium'
   /** Removed engine hashes the bridge never saw stored (counted per hash). */
   | 'unmapped-removed'
+  /** Hashes of a store without token ids (a CPU-tier copy) that the bridge never saw stored (counted per hash). */
+  | 'unmapped-stored'
   /** Event of a KV-cache group other than the one the bridge follows (counted). */
   | 'other-group';
 
@@ -95,8 +97,12 @@ export function createKvEventTranslator(options: KvEventTranslatorOptions): KvEv
 
   function mapStored(
     event: VllmBlockStored,
-  ): { hashes: BlockHash[]; parent: BlockHash | null } | { issue: BridgeIssue; reason: string } {
-    if (event.blockSize % BLOCK_SIZE !== 0) {
+  ): { hashes: BlockHash[]; parent: BlockHash | null; unknown: number } | { issue: BridgeIssue; reason: string } {
+    if (event.tokenIds.length === 0 && event.blockHashes.length > 0) {
+      const known = mapKnown(event.blockHashes);
+      return { hashes: known.hashes, parent: null, unknown: known.unknown };
+    }
+    if (event.blockSize <= 0 || event.blockSize % BLOCK_SIZE !== 0) {
       return {
         issue: 'unsupported-block-size',
         reason: `block_size ${event.blockSize} is not a multiple of the layer's ${BLOCK_SIZE}`,
@@ -129,13 +135,14 @@ export function createKvEventTranslator(options: KvEventTranslatorOptions): KvEv
       hashMap.set(event.blockHashes[b] as bigint, layer);
       hashes.push(...layer);
     }
-    return { hashes, parent };
+    return { hashes, parent, unknown: 0 };
   }
 
-  function mapRemoved(event: VllmBlockRemoved): { hashes: BlockHash[]; unknown: number } {
+  /** Layer hashes of engine blocks already mapped; the others are only counted. */
+  function mapKnown(engineHashes: readonly bigint[]): { hashes: BlockHash[]; unknown: number } {
     const hashes: BlockHash[] = [];
     let unknown = 0;
-    for (const engineHash of event.blockHashes) {
+    for (const engineHash of engineHashes) {
       const layer = hashMap.get(engineHash);
       if (layer === undefined) unknown++;
       else hashes.push(...layer);
@@ -196,6 +203,8 @@ export function createKvEventTranslator(options: KvEventTranslatorOptions): KvEv
                 reject(mapped.issue, index, mapped.reason);
                 return;
               }
+              for (let i = 0; i < mapped.unknown; i++) out.issues.push('unmapped-stored');
+              if (mapped.hashes.length === 0) return;
               out.kvEvents.push({
                 ...base,
                 kind: 'BLOCK_STORED',
@@ -206,7 +215,7 @@ export function createKvEventTranslator(options: KvEventTranslatorOptions): KvEv
               });
               return;
             }
-            const removed = mapRemoved(event);
+            const removed = mapKnown(event.blockHashes);
             for (let i = 0; i < removed.unknown; i++) out.issues.push('unmapped-removed');
             if (removed.hashes.length > 0) {
               out.kvEvents.push({

@@ -67,10 +67,10 @@ describe('vLLM bridge over real ZMQ sockets', () => {
     const live = fixtures.filter((fx) => ![3, 4, 6].includes(fx.seq));
     for (const fx of live) await fake.publish(fx.parts);
     const b = bridge;
-    await waitFor(() => b.stats.lastSeq === 13, { what: 'the last message to be applied' });
+    await waitFor(() => b.stats.lastSeq === 14, { what: 'the last message to be applied' });
 
-    // What should have been applied, in order: 0..5 (3 and 4 replayed), 7..11, 13; 6 and 12 lost.
-    const applied = [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 13];
+    // What should have been applied, in order: 0..5 (3 and 4 replayed), 7..11, 13, 14; 6 and 12 lost.
+    const applied = [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 13, 14];
     const translator = createKvEventTranslator({
       engineId: 'engine-a',
       endpoint: fake.endpoint,
@@ -96,6 +96,7 @@ describe('vLLM bridge over real ZMQ sockets', () => {
     expect(stats.issues['token-count-mismatch']).toBe(1);
     expect(stats.issues['bad-frames']).toBe(1);
     expect(stats.issues['other-group']).toBe(1);
+    expect(stats.issues['unmapped-stored']).toBe(1);
 
     const letters = sink.messages.filter((m) => m.destination === 'cachesage.dlq').map((m) => m.value as DeadLetter);
     expect(letters.map((l) => [l.originTopic, l.originOffset, l.reason.split(':')[0]])).toEqual([

@@ -134,6 +134,21 @@ describe('KvEvent translation: engine hashes mapped into the layer hash space', 
     expect(get('13-dp-rank')).toEqual({ kvEvents: [], deadLetters: [], issues: ['other-group'] });
   });
 
+  it('maps a CPU-tier store without token ids through hashes it already knows, counting the others', () => {
+    const t = get('14-offloaded-store');
+    expect(t.kvEvents).toEqual([
+      expect.objectContaining({
+        kind: 'BLOCK_STORED',
+        medium: 'CPU',
+        blockHashes: [root[0]],
+        parentHash: null,
+        tokenIds: [],
+      }),
+    ]);
+    expect(t.issues).toEqual(['unmapped-stored']);
+    expect(t.deadLetters).toEqual([]);
+  });
+
   it('counts removals of hashes it never saw', () => {
     const translator = createKvEventTranslator({
       engineId: 'e',
