@@ -33,17 +33,22 @@ export function rankIf(s: SessionState, cur: number, j: number): number | null {
   return curAt < 0 || curAt > at ? at + 1 : at;
 }
 
+/** Distinct agents the session would have seen with `cur` as its latest speaker. */
+export function seenIf(s: SessionState, cur: number): number {
+  return s.seen.includes(cur) ? s.seen.length : s.seen.length + 1;
+}
+
 /** The prior probability of `j` next after `cur` (rank model); `j` = END gives the END prior. */
 export function priorOf(v: ChainView, cur: number, j: number): number {
   if (j === END) return v.endPrior;
   const rank = rankIf(v.s, cur, j);
-  const p = (1 - v.endPrior) * rankP(v.w.model, rank);
+  const p = (1 - v.endPrior) * rankP(v.w.model, rank, cur, seenIf(v.s, cur));
   return rank === null ? (p * marginalP(v.w.model, j)) / v.unseenMarginal : p;
 }
 
 /** Prior mass of every agent new to the session (the OTHER state). */
-export function otherPrior(v: ChainView): number {
-  return (1 - v.endPrior) * rankP(v.w.model, null);
+export function otherPrior(v: ChainView, cur?: number): number {
+  return (1 - v.endPrior) * rankP(v.w.model, null, cur, cur === undefined ? undefined : seenIf(v.s, cur));
 }
 
 /** P(next = j | prev, cur) from the workload model (prev null: first order). */

@@ -136,7 +136,7 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
     }
     observeTransition(w.model, s.prev, s.cur, a);
     const rank = s.seen.indexOf(a);
-    observeRank(w.model, rank < 0 ? null : rank);
+    observeRank(w.model, s.cur, s.seen.length, rank < 0 ? null : rank);
     let row = s.local.get(s.cur);
     if (row === undefined) {
       row = new Map();

@@ -59,6 +59,12 @@ export interface TransitionModel {
   /** Next speakers by recency rank in their session (RANK_BINS bins, then one for an agent new to the session). */
   ranks: number[];
   ranksTotal: number;
+  /** The same counts by how many agents the session had seen (row key: that count, capped at SEEN_BINS). */
+  ranksBySeen: Map<number, number[]>;
+  ranksBySeenTotals: Map<number, number>;
+  /** The same counts by agent that spoke last and agents seen (row key: agent · SEEN_STRIDE + seen bin). */
+  ranksAfter: Map<number, number[]>;
+  ranksAfterTotals: Map<number, number>;
   /** Current weight of one new observation (grows under decay; counts are divided by it when read). */
   scale: number;
   transitions: number;
@@ -70,6 +76,10 @@ export const LENGTH_BINS = 64;
 
 /** Recency ranks counted separately; deeper ranks share the last bin. */
 export const RANK_BINS = 8;
+
+/** Sessions are told apart by how many agents they have seen, up to this many (more share the last bin). */
+export const SEEN_BINS = 6;
+const SEEN_STRIDE = 16;
 
 const PAIR = 1 << 20;
 const END_COL = PAIR - 1;
@@ -90,6 +100,10 @@ export function createTransitionModel(options: Partial<TransitionModelOptions> =
     lengthsTotal: 0,
     ranks: new Array<number>(RANK_BINS + 1).fill(0),
     ranksTotal: 0,
+    ranksBySeen: new Map(),
+    ranksBySeenTotals: new Map(),
+    ranksAfter: new Map(),
+    ranksAfterTotals: new Map(),
     scale: 1,
     transitions: 0,
     options: { ...DEFAULT_TRANSITION_OPTIONS, ...options },
@@ -143,6 +157,10 @@ function rescale(m: TransitionModel): void {
   shrink(m.marginal);
   shrink(m.starts);
   for (let r = 0; r < m.ranks.length; r++) m.ranks[r] = (m.ranks[r] as number) / s;
+  for (const rows of [m.ranksAfter, m.ranksBySeen]) {
+    for (const row of rows.values()) for (let r = 0; r < row.length; r++) row[r] = (row[r] as number) / s;
+  }
+  for (const totals of [m.ranksAfterTotals, m.ranksBySeenTotals]) for (const [k, v] of totals) totals.set(k, v / s);
   for (let r = 0; r < m.lengths.length; r++) m.lengths[r] = (m.lengths[r] as number) / s;
   m.lengthsTotal /= s;
   m.ranksTotal /= s;
@@ -179,12 +197,28 @@ export function observeTransition(m: TransitionModel, prev: number | null, cur: 
   m.transitions++;
 }
 
-/** The next speaker had recency rank `rank` in its session (null: it had not spoken in the session yet). */
-export function observeRank(m: TransitionModel, rank: number | null): void {
+/**
+ * After agent `cur` spoke in a session that had seen `seen` distinct agents, the next speaker had recency rank `rank`
+ * (null: it had not spoken in the session yet).
+ */
+export function observeRank(m: TransitionModel, cur: number, seen: number, rank: number | null): void {
   const w = m.scale;
   const bin = rank === null ? RANK_BINS : Math.min(rank, RANK_BINS - 1);
   m.ranks[bin] = (m.ranks[bin] as number) + w;
   m.ranksTotal += w;
+  const sb = Math.min(Math.max(seen, 1), SEEN_BINS);
+  bumpRank(m.ranksBySeen, m.ranksBySeenTotals, sb, bin, w);
+  bumpRank(m.ranksAfter, m.ranksAfterTotals, cur * SEEN_STRIDE + sb, bin, w);
+}
+
+function bumpRank(rows: Map<number, number[]>, totals: Map<number, number>, key: number, bin: number, w: number) {
+  let row = rows.get(key);
+  if (row === undefined) {
+    row = new Array<number>(RANK_BINS + 1).fill(0);
+    rows.set(key, row);
+  }
+  row[bin] = (row[bin] as number) + w;
+  totals.set(key, (totals.get(key) ?? 0) + w);
 }
 
 /** A session ended after `steps` steps. */
@@ -210,10 +244,33 @@ export function lengthHazard(m: TransitionModel, steps: number, prior = 2): numb
   return (ended / m.scale + prior * base) / (reached / m.scale + prior);
 }
 
-/** P(the next speaker has recency rank `rank`), null for an agent new to the session; Laplace-smoothed. */
-export function rankP(m: TransitionModel, rank: number | null): number {
+/**
+ * P(the next speaker has recency rank `rank`; null for an agent new to the session), from the least to the most
+ * specific counts, each smoothed towards the previous with weight `prior`: all sessions (Laplace), sessions that had
+ * seen as many agents, and those where the same agent spoke last.
+ */
+export function rankP(m: TransitionModel, rank: number | null, cur?: number, seen?: number, prior = 2): number {
   const bin = rank === null ? RANK_BINS : Math.min(rank, RANK_BINS - 1);
-  return ((m.ranks[bin] as number) / m.scale + 1) / (m.ranksTotal / m.scale + RANK_BINS + 1);
+  let p = ((m.ranks[bin] as number) / m.scale + 1) / (m.ranksTotal / m.scale + RANK_BINS + 1);
+  if (seen === undefined) return p;
+  const sb = Math.min(Math.max(seen, 1), SEEN_BINS);
+  p = smoothRank(m.ranksBySeen, m.ranksBySeenTotals, sb, bin, p, prior, m.scale);
+  if (cur === undefined) return p;
+  return smoothRank(m.ranksAfter, m.ranksAfterTotals, cur * SEEN_STRIDE + sb, bin, p, prior, m.scale);
+}
+
+function smoothRank(
+  rows: Map<number, number[]>,
+  totals: Map<number, number>,
+  key: number,
+  bin: number,
+  p: number,
+  prior: number,
+  scale: number,
+): number {
+  const total = (totals.get(key) ?? 0) / scale;
+  if (total === 0) return p;
+  return ((rows.get(key)?.[bin] ?? 0) / scale + prior * p) / (total + prior);
 }
 
 /** Marginal probability of `j` (an agent or END) as a next step. */
@@ -275,5 +332,6 @@ export function transitionModelBytes(m: TransitionModel): number {
     for (const j of row.keys()) sparse += cell(h) + cell(i) + cell(j === END_COL ? 0 : j) + 4;
   }
   sparse += (m.marginal.size + m.starts.size) * 6 + m.ranks.length * 4;
+  for (const rows of [m.ranksAfter, m.ranksBySeen]) for (const row of rows.values()) for (const c of row) if (c > 0) sparse += 6;
   return bytes + sparse + 16;
 }
