@@ -1,6 +1,7 @@
 import type { ObservedEvent } from '../../policies/policy.js';
 import type { BlockHash, KvEvent, RequestEvent } from '../../schemas/types.js';
 import { predictNextAgent } from './predict.js';
+import { askReturns, closeReturns, settleReturns } from './return-model.js';
 import {
   type CacheSageState,
   type ContextState,
@@ -71,6 +72,7 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
     seen: [],
     contexts: new Map(),
     toolRunning: false,
+    pending: [],
   };
   state.sessions.set(s.id, s);
   e.sessions.add(s.id);
@@ -84,6 +86,7 @@ export function endSession(state: CacheSageState, s: SessionState): void {
     observeTransition(w.model, s.prev, s.cur, END);
     observeLength(w.model, s.steps);
   }
+  closeReturns(w, s);
   const e = engineOf(state, s.engineId);
   for (const id of s.contexts.values()) killContext(e, id);
   e.sessions.delete(s.id);
@@ -147,6 +150,7 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
     const gap = e.clock - s.lastClock;
     s.interval = (1 - o.ewmaAlpha) * s.interval + o.ewmaAlpha * gap;
   }
+  settleReturns(w, s, a, o.horizonSteps);
   s.prev = s.cur;
   s.cur = a;
   s.steps++;
@@ -159,6 +163,7 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
     s.seen.unshift(a);
   }
 
+  askReturns(s);
   learnAnchor(w, a, s.id, ev.blockHashes, o.anchorMaxBlocks);
   updateAnchor(state, e, w, a, ev.blockHashes);
   updateContext(e, w, s, a, ev.blockHashes);

@@ -1,5 +1,6 @@
 import type { BlockHash } from '../../schemas/types.js';
 import type { CacheSageOptions } from './options.js';
+import { createReturnModel, type PendingReturn, type ReturnModel } from './return-model.js';
 import { createTransitionModel, type TransitionModel } from './transition-model.js';
 
 /**
@@ -33,6 +34,8 @@ export interface CacheSageStats {
 export interface WorkloadModel {
   id: string;
   model: TransitionModel;
+  /** Whether an agent speaks again within the horizon, by rank, agents seen and steps made. */
+  returns: ReturnModel;
   /** Per agent index: the last prompt seen (session and blocks), to learn the anchor from the next session. */
   lastPrompt: Map<number, { sessionId: string; blocks: readonly BlockHash[] }>;
   /** Per agent index: anchor length in blocks (shared prefix across sessions). */
@@ -64,6 +67,8 @@ export interface SessionState {
   contexts: Map<number, string>;
   /** A tool is running after the latest step (its gap is longer). */
   toolRunning: boolean;
+  /** Return questions not answered yet (see `return-model.ts`). */
+  pending: PendingReturn[];
 }
 
 export interface ContextState {
@@ -129,6 +134,7 @@ export function workloadOf(state: CacheSageState, id: string): WorkloadModel {
     w = {
       id,
       model: createTransitionModel(state.options.model),
+      returns: createReturnModel(),
       lastPrompt: new Map(),
       anchorLen: new Map(),
       anchorEpoch: 0,

@@ -1,5 +1,6 @@
 import { type ChainView, chainP, chainView, otherPrior } from './chain.js';
 import type { CacheSageOptions } from './options.js';
+import { baseReturnRate, returnKey, returnP } from './return-model.js';
 import type { EngineState, SessionState, WorkloadModel } from './state.js';
 import { END, lengthHazard, marginalP } from './transition-model.js';
 
@@ -179,8 +180,18 @@ export function contextValues(
   const f = new Float64Array(H);
   const discounts = new Float64Array(H);
   for (let k = 0; k < H; k++) discounts[k] = gamma ** (wait + k * Math.max(1, s.interval));
+  const base = baseReturnRate(w.returns);
   for (let i = 0; i < step.states.length - 1; i++) {
     firstPassage(step, i, H, f);
+    let chain = 0;
+    for (let k = 0; k < H; k++) chain += f[k] as number;
+    if (chain > 0 && w.returns.total > 0) {
+      const rank = s.seen.indexOf(step.states[i] as number);
+      const learned = returnP(w.returns, returnKey(Math.max(0, rank), s.seen.length, s.steps));
+      const combined = 1 / (1 + Math.exp(-(logit(chain) + logit(learned) - logit(base))));
+      const scale = Math.min(1 / chain, combined / chain);
+      for (let k = 0; k < H; k++) f[k] = (f[k] as number) * scale;
+    }
     let v = 0;
     for (let k = 0; k < H; k++) v += (f[k] as number) * (discounts[k] as number);
     values.set(step.states[i] as number, alive * v);

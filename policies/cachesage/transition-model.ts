@@ -332,6 +332,7 @@ export function transitionModelBytes(m: TransitionModel): number {
     for (const j of row.keys()) sparse += cell(h) + cell(i) + cell(j === END_COL ? 0 : j) + 4;
   }
   sparse += (m.marginal.size + m.starts.size) * 6 + m.ranks.length * 4;
-  for (const rows of [m.ranksAfter, m.ranksBySeen]) for (const row of rows.values()) for (const c of row) if (c > 0) sparse += 6;
+  for (const rows of [m.ranksAfter, m.ranksBySeen])
+    for (const row of rows.values()) for (const c of row) if (c > 0) sparse += 6;
   return bytes + sparse + 16;
 }
