@@ -26,6 +26,8 @@ export interface SweepRow {
   cpuTierBlocks: number;
   requests: number;
   promptTokens: number;
+  /** Prompt tokens found in GPU at arrival. */
+  gpuHitTokens: number;
   /** Prompt tokens found in GPU at arrival / prompt tokens (0..1). */
   tokenHitRate: number;
   /** Prompt tokens reloaded from the CPU tier / prompt tokens (0..1). */
@@ -252,6 +254,7 @@ function rowOf(
     ...cell,
     requests: t.requests,
     promptTokens: t.promptTokens,
+    gpuHitTokens: t.gpuHitTokens,
     tokenHitRate: t.tokenHitRate,
     cpuHitRate: t.cpuHitRate,
     meanTtftMs: t.meanTtftMs,

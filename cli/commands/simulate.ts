@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.js';
-import { type KvflowWarmup, runSimulate, type SimulateSettings } from '../../eval/simulate-run.js';
+import { type KvflowWarmup, runSimulate, type SimulateIo, type SimulateSettings } from '../../eval/simulate-run.js';
 import { BELADY } from '../../eval/sweep.js';
 import { BUILTIN_POLICIES } from '../../policies/index.js';
-import { isSyntheticSpec } from '../../workloads/synthetic-spec.js';
+import { isSyntheticSpec, parseSyntheticSpec } from '../../workloads/synthetic-spec.js';
 import type { TemplateChoice } from '../../workloads/trace-workload.js';
 
 /** Flags of `cachesage simulate` as commander hands them over (strings until validated). */
@@ -114,7 +114,8 @@ export function parseSimulateFlags(
 ): SimulateSettings {
   const workload = flags.workload.trim();
   if (workload === '') throw new ConfigError('--workload: expected a trace path or synthetic[:profile]');
-  if (!isSyntheticSpec(workload) && !existsSync(workload)) {
+  if (isSyntheticSpec(workload)) parseSyntheticSpec(workload);
+  else if (!existsSync(workload)) {
     throw new ConfigError(`--workload: no such file ${JSON.stringify(workload)} (or use synthetic[:profile])`);
   }
   const budgets = intList('--budget', flags.budget, 1).sort((a, b) => a - b);
@@ -177,7 +178,11 @@ function quote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export function registerSimulate(program: Command): void {
+/** Adds `cachesage simulate`; `io` (default: the process's stdout and stderr) is where it prints. */
+export function registerSimulate(
+  program: Command,
+  io: SimulateIo = { stdout: process.stdout, stderr: process.stderr },
+): void {
   program
     .command('simulate')
     .description(
@@ -225,9 +230,10 @@ export function registerSimulate(program: Command): void {
     .option('--cdf-budget <blocks>', 'budget of the TTFT CDF charts (default: 250 if swept, else the smallest)')
     .option('--json', 'print only {"rows": [...]} on stdout (progress stays on stderr)')
     .option('--out <dir>', 'output folder (default: out/simulate-<timestamp>)')
-    .action(async (flags: SimulateFlags) => {
-      const commandLine = ['cachesage', ...process.argv.slice(2)].map(quote).join(' ');
+    .action(async (flags: SimulateFlags, command: Command) => {
+      const raw = (command.parent as { rawArgs?: string[] } | null)?.rawArgs ?? process.argv;
+      const commandLine = ['cachesage', ...raw.slice(Math.max(0, raw.indexOf('simulate')))].map(quote).join(' ');
       const settings = parseSimulateFlags(flags, commandLine);
-      await runSimulate(settings, { stdout: process.stdout, stderr: process.stderr });
+      await runSimulate(settings, io);
     });
 }
