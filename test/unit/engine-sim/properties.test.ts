@@ -80,10 +80,7 @@ function checkInvariants(w: PreparedWorkload, cfg: Config, seed: number): Engine
     expect(++guard).toBeLessThan(1e6);
     for (; seen < sink.messages.length; seen++) {
       const m = sink.messages[seen]!;
-      if (m.destination === 'cachesage.requests') {
-        const r = m.value as RequestEvent;
-        continue;
-      }
+      if (m.destination === 'cachesage.requests') continue;
       const k = m.value as KvEvent;
       const set = (k.medium === 'GPU' ? gpu : cpu).get(k.engineId)!;
       for (const h of k.blockHashes) {
