@@ -125,14 +125,14 @@ function contentText(content: unknown, index: number): string {
   throw new BadRecordError(`chat request: messages[${index}].content is not text`);
 }
 
+const PY_SPACE =
+  '\\t\\n\\v\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const PY_STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'g');
+
 /** Jinja's `trim` (Python `str.strip()`: Unicode whitespace at both ends). */
 function jinjaTrim(text: string): string {
   return text.replace(PY_STRIP, '');
 }
-
-const PY_SPACE =
-  '\\t\\n\\v\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const PY_STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'g');
 
 /** Python `json.dumps(value, ensure_ascii=False)` (Hugging Face's `tojson`): `", "` and `": "` separators. */
 export function pythonJson(value: unknown): string {

@@ -28,7 +28,10 @@ export interface TaggingProxyOptions {
   requestsTopic?: string;
   /** Tokenizer workers (the proxy does not own them: the caller closes them). */
   tokenizer: TokenizerPool;
-  /** Response bytes kept for reading usage; beyond it only the last 64 KiB are kept. Default 8 MiB. */
+  /**
+   * Request bytes read for tokenization (a larger body is forwarded but not tokenized: its events carry no hashes)
+   * and response bytes kept for reading usage (beyond it only the last 64 KiB are kept). Default 8 MiB.
+   */
   maxCaptureBytes?: number;
   /** Most events held while the sink is slow or down. Default 10,000. */
   queueCapacity?: number;
@@ -264,9 +267,13 @@ export async function startTaggingProxy(options: TaggingProxyOptions): Promise<T
     }
     const fromHeaders = identityFromHeaders(req.headers);
     const body = requestBody;
-    req.on('data', (chunk: Buffer) => body.push(chunk));
+    let bodyBytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bodyBytes += chunk.length;
+      if (bodyBytes <= maxCaptureBytes) body.push(chunk);
+    });
     req.on('end', () => {
-      const bytes = Buffer.concat(body);
+      const bytes = bodyBytes <= maxCaptureBytes ? Buffer.concat(body) : Buffer.alloc(0);
       requestBody = null;
       track(
         follow(route, requestId, arrivedAt, bytes, fromHeaders, outcome, () => {

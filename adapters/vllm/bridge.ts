@@ -179,8 +179,10 @@ export function startVllmBridge(options: VllmBridgeOptions): VllmBridge {
 
   async function publish(translation: Translation): Promise<void> {
     const messages = toSinkMessages(translation);
-    if (translation.issues.length > 0) {
-      logger.warn({ issues: translation.issues, deadLetters: translation.deadLetters.length }, 'events not mapped');
+    if (translation.deadLetters.length > 0) {
+      logger.warn({ reasons: translation.deadLetters.map((l) => l.reason) }, 'events dead-lettered');
+    } else if (translation.issues.length > 0) {
+      logger.debug({ issues: translation.issues }, 'events counted and skipped');
     }
     if (messages.length === 0) return;
     for (let attempt = 0; ; attempt++) {
@@ -366,6 +368,7 @@ export function startVllmBridge(options: VllmBridgeOptions): VllmBridge {
     }
   }
 
+  setConnected(false);
   const closed = run().catch((err: unknown) => {
     logger.error({ err: reasonOf(err) }, 'bridge stopped on an error');
   });
