@@ -1,19 +1,11 @@
-import {
-  type Authenticator,
-  connect,
-  credsAuthenticator,
-  type Msg,
-  type NatsConnection,
-  type Subscription,
-} from '@nats-io/transport-node';
+import { type Authenticator, connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { type Logger, pino } from 'pino';
 import { ConfigError, InfraError, reasonOf } from '../../core/errors.js';
-import type { SubjectMessage, SubscribeFn } from '../../core/io.js';
-import { decodeActFromNats } from '../../schemas/act-codec.js';
 import type { Act, EvictionHints, Pin, Prefetch } from '../../schemas/types.js';
 import { createActFilter } from '../hooks/act-filter.js';
 import { attachEngineHooks } from '../hooks/attach-engine-hooks.js';
 import type { HookCounters } from '../hooks/engine-hooks.js';
+import { natsSubscribe } from '../nats/nats-subscribe.js';
 
 /**
  * What an engine implements. Each callback receives an act that is well-formed, addressed to this engine, newer than
@@ -92,13 +84,6 @@ function authenticator(credentials: NatsCredentials | undefined): Partial<{
   return {};
 }
 
-function headerRecord(msg: Msg): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (msg.headers === undefined) return out;
-  for (const key of msg.headers.keys()) out[key] = msg.headers.get(key);
-  return out;
-}
-
 /**
  * The packaged engine hook (DESIGN §9): connects to NATS, subscribes to `cachesage.act.<engineId>.*` (this engine
  * only), decodes each act from its Avro body and schema-id header, drops malformed, foreign and stale acts (ttl,
@@ -153,28 +138,16 @@ export async function createEngineHooks(options: CreateEngineHooksOptions): Prom
     }
   };
 
-  const subscriptions: Subscription[] = [];
-  const subscribe: SubscribeFn<unknown> = (pattern, handler) => {
-    const sub = nc.subscribe(pattern, {
-      callback: (err, msg) => {
-        if (err !== null) {
-          logger.error({ err: reasonOf(err) }, 'act subscription error');
-          return;
-        }
-        const message: SubjectMessage<unknown> = { subject: msg.subject, value: msg.data, headers: headerRecord(msg) };
-        handler(message);
-      },
-    });
-    subscriptions.push(sub);
-    return () => sub.unsubscribe();
-  };
+  const subscribe = natsSubscribe(nc, {
+    onDecodeError: (err, subject) => logger.debug({ err: reasonOf(err), subject }, 'act did not decode'),
+    onHandlerError: (err, subject) => logger.error({ err: reasonOf(err), subject }, 'act handler failed'),
+  });
 
   const attached = attachEngineHooks({
     subscribe,
     engineId,
     filter,
     subjectPrefix: prefix,
-    decode: (value, message) => decodeActFromNats(value as Uint8Array, message.headers),
     hooks: {
       engineId,
       applyEvictionHints: (act) => settle(act, () => callbacks.applyEvictionHints(act)),

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { createKafkaSink } from '../../adapters/kafka/kafka-sink.js';
 import { serveMetrics } from '../../adapters/proxy/metrics-endpoint.js';
 import { startVllmBridge } from '../../adapters/vllm/bridge.js';
-import { connectWithBackoff, createKafkaProducerSink } from '../../adapters/vllm/kafka-sink.js';
+import { connectWithBackoff } from '../../adapters/vllm/connect-with-backoff.js';
 import { loadConfig } from '../../core/config.js';
 import { ConfigError } from '../../core/errors.js';
 import { DLQ_TOPIC, KV_EVENTS_TOPIC } from '../../infra/topics.js';
@@ -63,7 +64,7 @@ export function registerBridge(program: Command): void {
         configPath: flags.config,
       });
       const logger = pino({ name: 'cachesage-bridge', level: flags.logLevel }, pino.destination(2));
-      const sink = createKafkaProducerSink({
+      const sink = createKafkaSink({
         brokers: config.kafkaBrokers,
         clientId: `cachesage-bridge-${flags.engineId}`,
       });

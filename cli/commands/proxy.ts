@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { createKafkaSink } from '../../adapters/kafka/kafka-sink.js';
 import { CHAT_TEMPLATES, type ChatTemplateName } from '../../adapters/proxy/chat-template.js';
 import { serveMetrics } from '../../adapters/proxy/metrics-endpoint.js';
 import { startTaggingProxy } from '../../adapters/proxy/proxy-server.js';
 import { createTokenizerPool } from '../../adapters/proxy/tokenizer-pool.js';
-import { connectWithBackoff, createKafkaProducerSink } from '../../adapters/vllm/kafka-sink.js';
+import { connectWithBackoff } from '../../adapters/vllm/connect-with-backoff.js';
 import { loadConfig } from '../../core/config.js';
 import { ConfigError } from '../../core/errors.js';
 import { REQUESTS_TOPIC } from '../../infra/topics.js';
@@ -68,7 +69,7 @@ export function registerProxy(program: Command): void {
         configPath: flags.config,
       });
       const logger = pino({ name: 'cachesage-proxy', level: flags.logLevel }, pino.destination(2));
-      const sink = createKafkaProducerSink({
+      const sink = createKafkaSink({
         brokers: config.kafkaBrokers,
         clientId: `cachesage-proxy-${flags.engineId}`,
       });

@@ -1,9 +1,9 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaSink, type KafkaSink } from '../../adapters/kafka/kafka-sink.js';
 import { renderChatPrompt } from '../../adapters/proxy/chat-template.js';
 import { startTaggingProxy, type TaggingProxy } from '../../adapters/proxy/proxy-server.js';
 import { createTokenizerPool, type TokenizerPool } from '../../adapters/proxy/tokenizer-pool.js';
-import { createKafkaProducerSink, type KafkaProducerSink } from '../../adapters/vllm/kafka-sink.js';
 import { ensureTopics } from '../../infra/kafka/ensure-topics.js';
 import { blockHashes } from '../../schemas/block-hash.js';
 import { createCodec } from '../../schemas/codec.js';
@@ -28,7 +28,7 @@ describe('tagging proxy -> real Kafka', async () => {
       : tokenizer.encode(renderChatPrompt(body.messages, body.tools, { template: 'llama3.1' })).length;
   let upstream: FakeOpenAi;
   let pool: TokenizerPool;
-  let sink: KafkaProducerSink;
+  let sink: KafkaSink;
   let proxy: TaggingProxy;
 
   beforeAll(async () => {
@@ -52,7 +52,7 @@ describe('tagging proxy -> real Kafka', async () => {
     });
     pool = createTokenizerPool({ template: 'llama3.1', execArgv: tsWorkerExecArgv() });
     await pool.ready;
-    sink = createKafkaProducerSink({ brokers: kafkaBrokers, clientId: 'proxy-test' });
+    sink = createKafkaSink({ brokers: kafkaBrokers, clientId: 'proxy-test' });
     await sink.connect();
     proxy = await startTaggingProxy({
       upstream: upstream.url,

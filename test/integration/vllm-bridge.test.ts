@@ -1,7 +1,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaSink, type KafkaSink } from '../../adapters/kafka/kafka-sink.js';
 import { startVllmBridge, type VllmBridge } from '../../adapters/vllm/bridge.js';
-import { createKafkaProducerSink, type KafkaProducerSink } from '../../adapters/vllm/kafka-sink.js';
 import { ensureTopics } from '../../infra/kafka/ensure-topics.js';
 import type { TopicSpec } from '../../infra/topics.js';
 import { blockHashes, hashBlock } from '../../schemas/block-hash.js';
@@ -36,7 +36,7 @@ describe('vLLM bridge -> real Kafka', () => {
   const received: { topic: string; key: string | null; partition: number; value: Buffer }[] = [];
   const consumer = kafka.consumer({ groupId: uniqueName('vllm-bridge-test') });
   let vllm: FakeVllm;
-  let sink: KafkaProducerSink;
+  let sink: KafkaSink;
   let bridge: VllmBridge;
 
   beforeAll(async () => {
@@ -49,7 +49,7 @@ describe('vLLM bridge -> real Kafka', () => {
       },
     });
     vllm = await startFakeVllm();
-    sink = createKafkaProducerSink({ brokers: kafkaBrokers, clientId: 'vllm-bridge-test' });
+    sink = createKafkaSink({ brokers: kafkaBrokers, clientId: 'vllm-bridge-test' });
     await sink.connect();
     bridge = startVllmBridge({
       engineId: 'vllm-0',
