@@ -25,7 +25,7 @@ export interface KvflowOptions {
   warmupSessions: number;
   /** Requests of a workload whose transitions build the step graph (0: use `warmupSessions`). Default 0. */
   warmupRequests: number;
-  /** Edges kept per agent: its most frequent successors. Default 2. */
+  /** Edges kept per agent: its most frequent successors. Default 1. */
   successorsPerAgent: number;
   /** A successor beyond the first needs at least this share of the agent's observed transitions. Default 0.1. */
   minSuccessorShare: number;
@@ -42,7 +42,7 @@ export interface KvflowOptions {
 export const DEFAULT_KVFLOW_OPTIONS: KvflowOptions = {
   warmupSessions: 10,
   warmupRequests: 0,
-  successorsPerAgent: 2,
+  successorsPerAgent: 1,
   minSuccessorShare: 0.1,
   hintTtlMs: 30_000,
   sessionOverdueIntervals: 3,
