@@ -2,6 +2,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
+import {
+  type KafkaSecurity,
+  type NatsSecurity,
+  type RawSecurityValue,
+  resolveSecurity,
+  SECURITY_ENV,
+  SECURITY_FLAGS,
+  SECURITY_KEYS,
+  type SecurityKey,
+} from './security-config.js';
+
+export * from './security-config.js';
 
 /**
  * The only module that reads `process.env`. Other modules receive settings as options.
@@ -46,6 +58,10 @@ export interface CacheSageConfig {
   topicPartitions: number;
   /** True under CI (CI=true). */
   ci: boolean;
+  /** Kafka SASL and TLS used by every Kafka connection (`loadConfig` always sets it; empty: PLAINTEXT). */
+  kafkaSecurity?: KafkaSecurity;
+  /** NATS credentials and TLS used by every NATS connection (`loadConfig` always sets it; empty: none). */
+  natsSecurity?: NatsSecurity;
 }
 
 /** Keys that a flag, the environment or a config file may set. */
@@ -66,9 +82,12 @@ export type ConfigFlags = {
   [K in ConfigKey]?: CacheSageConfig[K] | string | undefined;
 };
 
+/** Security settings given on the command line (strings as typed; booleans for `--kafka-tls` / `--nats-tls`). */
+export type SecurityFlags = { [K in SecurityKey]?: string | boolean | undefined };
+
 export interface LoadConfigOptions {
   /** Command-line values (highest precedence). */
-  flags?: ConfigFlags;
+  flags?: ConfigFlags & SecurityFlags;
   /** Config file path (`--config`); else CACHESAGE_CONFIG; else the first of CONFIG_FILE_NAMES found in `cwd`. */
   configPath?: string | undefined;
   /** Environment; default `process.env`. */
@@ -81,6 +100,10 @@ export interface LoadConfigOptions {
 export interface LoadedConfig extends CacheSageConfig {
   configFile: string | undefined;
   sources: Record<ConfigKey, ConfigSource>;
+  kafkaSecurity: KafkaSecurity;
+  natsSecurity: NatsSecurity;
+  /** Where every security setting came from. */
+  securitySources: Record<SecurityKey, ConfigSource>;
 }
 
 /** Environment variable of every setting. */
@@ -146,6 +169,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     }
   }
 
+  const security = loadSecurity(options, env, cwd, file);
+
   const kafkaPort = values.kafkaPort ?? DEFAULTS.kafkaPort;
   const kafkaControllerPort = values.kafkaControllerPort ?? DEFAULTS.kafkaControllerPort;
   if (kafkaPort === kafkaControllerPort) {
@@ -164,7 +189,38 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     ci: env.CI === 'true' || env.CI === '1',
     configFile: file?.path,
     sources,
+    kafkaSecurity: security.settings.kafkaSecurity,
+    natsSecurity: security.settings.natsSecurity,
+    securitySources: security.sources,
   };
+}
+
+function loadSecurity(
+  options: LoadConfigOptions,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  file: { path: string; values: Record<string, unknown> } | undefined,
+) {
+  const found: Partial<Record<SecurityKey, RawSecurityValue>> = {};
+  const sources = {} as Record<SecurityKey, ConfigSource>;
+  for (const key of SECURITY_KEYS) {
+    const flag = options.flags?.[key];
+    const envRaw = env[SECURITY_ENV[key]];
+    const fileRaw = file?.values[key];
+    if (flag !== undefined && flag !== '') {
+      found[key] = { raw: flag, origin: `flag ${SECURITY_FLAGS[key]}`, baseDir: cwd };
+      sources[key] = 'flag';
+    } else if (envRaw !== undefined && envRaw.trim() !== '') {
+      found[key] = { raw: envRaw, origin: `environment ${SECURITY_ENV[key]}`, baseDir: cwd };
+      sources[key] = 'env';
+    } else if (file && fileRaw !== undefined && fileRaw !== null) {
+      found[key] = { raw: fileRaw, origin: `config file ${file.path} (${key})`, baseDir: dirname(file.path) };
+      sources[key] = 'file';
+    } else {
+      sources[key] = 'default';
+    }
+  }
+  return { settings: resolveSecurity(found), sources };
 }
 
 function readConfigFile(
@@ -189,9 +245,10 @@ function readConfigFile(
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError(`config file ${path} must hold a mapping of settings, got ${describe(doc)}`);
   }
-  const unknown = Object.keys(doc).filter((key) => !(KEYS as string[]).includes(key));
+  const known: string[] = [...KEYS, ...SECURITY_KEYS];
+  const unknown = Object.keys(doc).filter((key) => !known.includes(key));
   if (unknown.length > 0) {
-    throw new ConfigError(`config file ${path}: unknown setting(s) ${unknown.join(', ')}; known: ${KEYS.join(', ')}`);
+    throw new ConfigError(`config file ${path}: unknown setting(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   }
   return { path, values: doc as Record<string, unknown> };
 }

@@ -1,3 +1,4 @@
+import type { KafkaSecurity } from '../../core/config.js';
 import { ConfigError, DecodeError, ProgrammerError } from '../../core/errors.js';
 import type { Sink, SinkMessage, Store } from '../../core/io.js';
 import { CHECKPOINT_KEY, type Checkpoint, decodeCheckpoint, encodeCheckpoint } from './changelog-checkpoint.js';
@@ -35,6 +36,8 @@ export interface ChangelogStoreOptions<V> {
   /** Changelog partitions `restore()` reads; default all. */
   restorePartitions?: readonly number[];
   restoreTimeoutMs?: number;
+  /** SASL/TLS of the store's own Kafka clients (sink and restore reader). */
+  security?: KafkaSecurity;
 }
 
 /** The record that stores a checkpoint in a changelog topic. */
@@ -61,7 +64,13 @@ export function createChangelogStore<V>(options: ChangelogStoreOptions<V>): Chan
     throw new ConfigError(`changelog store ${name}: brokers are required without both a sink and a reader`);
   }
   const ownSink = options.sink === undefined;
-  const sink = options.sink ?? createKafkaSink({ brokers: brokers!, name: `changelog:${name}` });
+  const sink =
+    options.sink ??
+    createKafkaSink({
+      brokers: brokers!,
+      name: `changelog:${name}`,
+      ...(options.security === undefined ? {} : { security: options.security }),
+    });
   const read =
     options.read ??
     ((onRecord: (record: ReadRecord) => void) =>
@@ -72,6 +81,7 @@ export function createChangelogStore<V>(options: ChangelogStoreOptions<V>): Chan
           clientId: `cachesage-restore-${name.replace(/[^a-zA-Z0-9._-]/g, '-')}`,
           ...(options.restorePartitions === undefined ? {} : { partitions: options.restorePartitions }),
           ...(options.restoreTimeoutMs === undefined ? {} : { timeoutMs: options.restoreTimeoutMs }),
+          ...(options.security === undefined ? {} : { security: options.security }),
         },
         onRecord,
       ));

@@ -1,4 +1,5 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
+import type { KafkaSecurity } from '../../core/config.js';
 import { ProgrammerError } from '../../core/errors.js';
 import type { Sink, SinkMessage } from '../../core/io.js';
 import { createKafkaClient, kafkaError, positiveInt } from './kafka-client.js';
@@ -14,6 +15,8 @@ export interface KafkaSinkOptions {
   ackTimeoutMs?: number;
   /** An existing client to build the producer from (shares its connections); default a client of its own. */
   kafka?: Kafka;
+  /** SASL/TLS of the client built here when `kafka` is not given. */
+  security?: KafkaSecurity;
 }
 
 /** Counters of a Kafka sink (a live view). */
@@ -70,7 +73,13 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   const idempotent = options.idempotent ?? true;
   const ackTimeoutMs = positiveInt(options.ackTimeoutMs ?? 30_000, 'Kafka sink ackTimeoutMs');
   const name = options.name ?? 'kafka';
-  const kafka = options.kafka ?? createKafkaClient({ brokers: options.brokers, clientId: options.clientId ?? name });
+  const kafka =
+    options.kafka ??
+    createKafkaClient({
+      brokers: options.brokers,
+      clientId: options.clientId ?? name,
+      ...(options.security === undefined ? {} : { security: options.security }),
+    });
   const producer: Producer = kafka.producer(
     idempotent ? { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false } : {},
   );

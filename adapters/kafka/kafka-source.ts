@@ -8,6 +8,7 @@ import {
   PartitionAssigners,
 } from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
+import type { KafkaSecurity } from '../../core/config.js';
 import { ConfigError, InfraError, ProgrammerError } from '../../core/errors.js';
 import type { Source, SourceBatch, SourceRecord } from '../../core/io.js';
 import { createBatchLedger, type FlowChange } from './batch-ledger.js';
@@ -55,6 +56,8 @@ export interface KafkaSourceOptions {
   beforeCommit?: (position: CommitPosition) => Promise<void> | void;
   /** An existing client (shares its connections); default a client of its own. */
   kafka?: Kafka;
+  /** SASL/TLS of the client built here when `kafka` is not given. */
+  security?: KafkaSecurity;
 }
 
 /** Counters of a Kafka source (a live view). */
@@ -164,7 +167,13 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
     throw new ConfigError('Kafka source: heartbeatIntervalMs must be below sessionTimeoutMs');
   }
-  const kafka = options.kafka ?? createKafkaClient({ brokers: options.brokers, clientId: options.clientId ?? name });
+  const kafka =
+    options.kafka ??
+    createKafkaClient({
+      brokers: options.brokers,
+      clientId: options.clientId ?? name,
+      ...(options.security === undefined ? {} : { security: options.security }),
+    });
   const stats: KafkaSourceStats = {
     batches: 0,
     records: 0,

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { PartitionAssigner } from 'kafkajs';
+import type { KafkaSecurity, NatsSecurity } from '../../core/config.js';
 import { ConfigError } from '../../core/errors.js';
 import type { Scheduler, Sink, Store } from '../../core/io.js';
 import { ensureTopics } from '../../infra/kafka/ensure-topics.js';
@@ -59,6 +60,10 @@ export interface KafkaTopologyOptions {
   sinks?: Readonly<Record<string, Sink<unknown>>>;
   /** Where changelog records go instead of the shared Kafka producer (left open). */
   changelogSink?: Sink<Uint8Array | null>;
+  /** SASL/TLS of every Kafka client the topology opens; default none. */
+  kafkaSecurity?: KafkaSecurity;
+  /** Credentials and TLS of the NATS connection opened from `natsUrl`; default none. */
+  natsSecurity?: NatsSecurity;
 }
 
 /** A topology running on Kafka and NATS. `drain()` and `close()` also leave the group and close the connections. */
@@ -141,10 +146,12 @@ export async function startKafkaTopology(topology: Topology, options: KafkaTopol
   await ensureTopics({
     brokers: [...brokers],
     partitions: changelogPartitions,
+    ...(options.kafkaSecurity === undefined ? {} : { security: options.kafkaSecurity }),
     topics: topology.stores.map((s) => changelogTopicSpec(app, s.name.replace(TOPIC_TOKEN, '-'), 'default')),
   });
 
-  const kafka = createKafkaClient({ brokers, clientId });
+  const security = options.kafkaSecurity;
+  const kafka = createKafkaClient({ brokers, clientId, ...(security === undefined ? {} : { security }) });
   const producer = createKafkaSink({ brokers, kafka, name: `${clientId}-producer` });
   const changelogSink = options.changelogSink ?? producer;
   const policyOfStore = new Map(policies.map((p) => [policyStoreName(p.name), p]));
@@ -156,6 +163,7 @@ export async function startKafkaTopology(topology: Topology, options: KafkaTopol
       topic: changelogTopics[name]!,
       brokers,
       sink: changelogSink,
+      ...(security === undefined ? {} : { security }),
       codec: options.valueCodecs?.[name] ?? (policy === undefined ? jsonValueCodec() : policyStateCodec(policy)),
       ...(options.restoreTimeoutMs === undefined ? {} : { restoreTimeoutMs: options.restoreTimeoutMs }),
     });
@@ -166,7 +174,7 @@ export async function startKafkaTopology(topology: Topology, options: KafkaTopol
   const ownsNc = subjectSinks.length > 0 && nc === undefined;
   const teardowns: (() => Promise<unknown>)[] = [];
   try {
-    if (ownsNc) nc = await connectOnce(options.natsUrl!, 5000, clientId);
+    if (ownsNc) nc = await connectOnce(options.natsUrl!, 5000, clientId, options.natsSecurity);
     const natsSink = nc === undefined ? undefined : createNatsSink({ nc, name: `${clientId}-acts` });
     teardowns.push(async () => {
       await natsSink?.close();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
+import type { KafkaSecurity } from '../../core/config.js';
 import { CacheSageError, InfraError } from '../../core/errors.js';
 import { createKafkaClient, kafkaError, positiveInt } from './kafka-client.js';
 import { headersOf } from './kafka-source.js';
@@ -24,6 +25,8 @@ export interface ReadTopicOptions {
   timeoutMs?: number;
   clientId?: string;
   kafka?: Kafka;
+  /** SASL/TLS of the client built here when `kafka` is not given. */
+  security?: KafkaSecurity;
 }
 
 export interface ReadTopicResult {
@@ -44,7 +47,13 @@ export async function readTopicToEnd(
   const { topic } = options;
   const timeoutMs = positiveInt(options.timeoutMs ?? 30_000, 'readTopicToEnd timeoutMs');
   const clientId = options.clientId ?? 'cachesage-restore';
-  const kafka = options.kafka ?? createKafkaClient({ brokers: options.brokers, clientId });
+  const kafka =
+    options.kafka ??
+    createKafkaClient({
+      brokers: options.brokers,
+      clientId,
+      ...(options.security === undefined ? {} : { security: options.security }),
+    });
   const admin = kafka.admin();
   const wanted = new Map<number, bigint>();
   const endOffsets: Record<number, string> = {};

@@ -1,5 +1,6 @@
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsSecurity } from '../../core/config.js';
 import { ConfigError, InfraError, ProgrammerError } from '../../core/errors.js';
 import type { Sink, SinkMessage } from '../../core/io.js';
 import { connectOnce } from '../../infra/nats/connect.js';
@@ -16,6 +17,8 @@ export interface NatsSinkOptions {
   ackTimeoutMs?: number;
   /** Connect timeout when the sink opens its own connection, ms; default 5000. */
   connectTimeoutMs?: number;
+  /** Credentials and TLS of the connection the sink opens; default none. */
+  security?: NatsSecurity;
 }
 
 /** Counters of a NATS sink (a live view). */
@@ -55,12 +58,15 @@ export function createNatsSink(options: NatsSinkOptions): NatsSink {
   let closed = false;
 
   const connect = (): Promise<NatsConnection> => {
-    connection ??= connectOnce(options.natsUrl!, options.connectTimeoutMs ?? 5000, `cachesage-${name}`).catch(
-      (err: unknown) => {
-        connection = undefined;
-        throw err;
-      },
-    );
+    connection ??= connectOnce(
+      options.natsUrl!,
+      options.connectTimeoutMs ?? 5000,
+      `cachesage-${name}`,
+      options.security,
+    ).catch((err: unknown) => {
+      connection = undefined;
+      throw err;
+    });
     return connection;
   };
 

@@ -1,4 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { kafkaSecurityConfig } from '../../adapters/kafka/kafka-client.js';
+import type { KafkaSecurity } from '../../core/config.js';
 import { CacheSageError, ConfigError, InfraError } from '../../core/errors.js';
 import { coPartitionedTopics, topics as registry, type TopicSpec } from '../topics.js';
 
@@ -10,6 +12,8 @@ export interface EnsureTopicsOptions {
   topics?: readonly TopicSpec[];
   /** Connection and request timeout; default 10 000. */
   timeoutMs?: number;
+  /** SASL/TLS; default none. */
+  security?: KafkaSecurity;
 }
 
 /** A topic that exists with another partition count than asked; left as it is (more partitions would remap keys). */
@@ -47,6 +51,7 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<Ensure
     connectionTimeout: timeoutMs,
     requestTimeout: timeoutMs,
     retry: { retries: 3 },
+    ...kafkaSecurityConfig(options.security),
   }).admin();
   try {
     await admin.connect();

@@ -1,4 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { kafkaSecurityConfig } from '../../adapters/kafka/kafka-client.js';
+import type { KafkaSecurity } from '../../core/config.js';
 
 /** What a Kafka cluster answered to `describeCluster`, or why it did not. */
 export interface KafkaProbe {
@@ -13,6 +15,8 @@ export interface KafkaProbeOptions {
   brokers: string[];
   /** Connection and request timeout. */
   timeoutMs?: number;
+  /** SASL/TLS; default none. */
+  security?: KafkaSecurity;
 }
 
 /** Asks the cluster to describe itself once, without retries and without logging. */
@@ -25,6 +29,7 @@ export async function probeKafka(options: KafkaProbeOptions): Promise<KafkaProbe
     connectionTimeout: timeoutMs,
     requestTimeout: timeoutMs,
     retry: { retries: 0 },
+    ...kafkaSecurityConfig(options.security),
   });
   const admin = kafka.admin();
   try {

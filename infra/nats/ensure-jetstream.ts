@@ -7,6 +7,7 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { nanos } from '@nats-io/transport-node';
+import type { NatsSecurity } from '../../core/config.js';
 import { CacheSageError, InfraError } from '../../core/errors.js';
 import { type KvBucketSpec, kvBuckets, type StreamSpec, streams } from '../topics.js';
 import { connectOnce } from './connect.js';
@@ -19,6 +20,8 @@ export interface EnsureJetStreamOptions {
   kvBuckets?: readonly KvBucketSpec[];
   /** Connection and request timeout; default 5 000. */
   timeoutMs?: number;
+  /** Credentials and TLS; default none. */
+  security?: NatsSecurity;
 }
 
 export interface EnsureJetStreamResult {
@@ -29,7 +32,7 @@ export interface EnsureJetStreamResult {
 /** Creates the streams and KV buckets that do not exist yet (NATS 2.9 features only); existing ones stay as they are. */
 export async function ensureJetStream(options: EnsureJetStreamOptions): Promise<EnsureJetStreamResult> {
   const timeoutMs = options.timeoutMs ?? 5000;
-  const nc = await connectOnce(options.natsUrl, timeoutMs, 'cachesage-topics');
+  const nc = await connectOnce(options.natsUrl, timeoutMs, 'cachesage-topics', options.security);
   const result: EnsureJetStreamResult = { created: [], existing: [] };
   try {
     const jsm = await jetstreamManager(nc, { timeout: timeoutMs }).catch((err: unknown) => {

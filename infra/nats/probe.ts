@@ -1,4 +1,5 @@
 import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsSecurity } from '../../core/config.js';
 import { connectOnce } from './connect.js';
 
 /** What a NATS server answered, or why it did not. */
@@ -13,11 +14,15 @@ export interface NatsProbe {
 }
 
 /** Connects once and asks JetStream for the account info. */
-export async function probeNats(options: { natsUrl: string; timeoutMs?: number }): Promise<NatsProbe> {
+export async function probeNats(options: {
+  natsUrl: string;
+  timeoutMs?: number;
+  security?: NatsSecurity;
+}): Promise<NatsProbe> {
   const url = options.natsUrl;
   let nc: Awaited<ReturnType<typeof connectOnce>>;
   try {
-    nc = await connectOnce(url, options.timeoutMs ?? 2000, 'cachesage-probe');
+    nc = await connectOnce(url, options.timeoutMs ?? 2000, 'cachesage-probe', options.security);
   } catch (err) {
     return { url, reachable: false, jetstream: false, error: (err as Error).message };
   }
