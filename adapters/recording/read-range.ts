@@ -25,6 +25,8 @@ export interface ReadRangeOptions {
   idleTimeoutMs?: number;
   /** Told after every batch: records read so far and the offsets the range spans (an upper bound of records). */
   onProgress?: (read: number, total: number) => void;
+  /** Told the offsets the range spans once they are known, before the first record. */
+  onRanges?: (ranges: readonly RecordedRange[]) => void | Promise<void>;
 }
 
 export interface ReadRangeResult {
@@ -103,6 +105,12 @@ export async function readRange(
     throw kafkaError(`reading ${topics.join(', ')}: cannot find the range's offsets`, err);
   }
   ranges.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+  try {
+    await options.onRanges?.(ranges);
+  } catch (err) {
+    await admin.disconnect().catch(() => undefined);
+    throw err;
+  }
   let records = 0;
   let read = 0;
   const totalRecords = Number(total);

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { registerBridge } from './bridge.js';
+import { registerDlq } from './dlq.js';
 import { registerInfra } from './infra.js';
 import { registerProxy } from './proxy.js';
+import { registerRecord } from './record.js';
+import { registerReplay } from './replay.js';
 import { registerSimulate } from './simulate.js';
 import { registerTopics } from './topics.js';
 
@@ -15,4 +18,7 @@ export const commands: RegisterCommand[] = [
   registerBridge,
   registerProxy,
   registerSimulate,
+  registerRecord,
+  registerReplay,
+  registerDlq,
 ];
