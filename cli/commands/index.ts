@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { registerBridge } from './bridge.js';
 import { registerDlq } from './dlq.js';
+import { registerEngineSim } from './engine-sim.js';
 import { registerInfra } from './infra.js';
+import { registerProcessor } from './processor.js';
 import { registerProxy } from './proxy.js';
 import { registerRecord } from './record.js';
 import { registerReplay } from './replay.js';
@@ -18,6 +20,8 @@ export const commands: RegisterCommand[] = [
   registerBridge,
   registerProxy,
   registerSimulate,
+  registerProcessor,
+  registerEngineSim,
   registerRecord,
   registerReplay,
   registerDlq,
