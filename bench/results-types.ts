@@ -1,0 +1,71 @@
+import type { NatsFigure, ThroughputFigure } from './bus-bench.js';
+import type { CpuUse } from './cpu-sampler.js';
+import type { MachineFacts } from './machine.js';
+import type { LatencyRun, PipelineThroughputRun } from './pipeline-bench.js';
+import type { PolicyBenchResult } from './policy-bench.js';
+import type { ScalingResult } from './scaling-bench.js';
+import type { Spread } from './stats.js';
+
+/** The recorded stream the bus, pipeline and scaling measurements send. */
+export interface StreamInfo {
+  engines: number;
+  budgetBlocks: number;
+  concurrency: number;
+  events: number;
+  kvEvents: number;
+  requestEvents: number;
+  kvBlocksPerEvent: number;
+  meanKvBytes: number;
+  meanRequestBytes: number;
+}
+
+export interface LatencyFigure {
+  offeredPerSec: number;
+  producedPerSec: Spread;
+  p50Ms: Spread;
+  p99Ms: Spread;
+  maxMs: Spread;
+  /** Every repetition's processor kept up (caught up within the drain timeout after production stopped). */
+  caughtUp: boolean;
+  runs: LatencyRun[];
+}
+
+export interface PipelineResult {
+  throughput: ThroughputFigure & { runs: PipelineThroughputRun[] };
+  /** Median pipeline events/s over median raw kafkajs consume events/s (same broker, topics layout and events). */
+  ratioToRawConsume: number;
+  latency: LatencyFigure[];
+}
+
+export interface BusResult {
+  /** Absent when only the pipeline ran (it measures the raw consume it is compared with). */
+  produce?: ThroughputFigure;
+  consume: ThroughputFigure;
+  nats?: NatsFigure;
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+  note?: string;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  options: Record<string, unknown>;
+  machine: MachineFacts;
+  stream?: StreamInfo;
+  policy?: PolicyBenchResult;
+  bus?: BusResult;
+  pipeline?: PipelineResult;
+  scaling?: ScalingResult;
+  proxy?: unknown;
+  /** Mean CPU (% of one core) per process over the pipeline runs, and which one saturates. */
+  saturation?: { cpu: Record<string, number>; verdict: string };
+  targets: TargetCheck[];
+  notes: string[];
+}
+
+export type { CpuUse };

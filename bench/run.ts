@@ -1,0 +1,422 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../core/config.js';
+import { connectOnce } from '../infra/nats/connect.js';
+import { actSamples } from './act-samples.js';
+import {
+  type BusContext,
+  measureNats,
+  measureProduce,
+  measureRawConsume,
+  type NatsRun,
+  natsFigure,
+  type ThroughputRun,
+  throughputFigure,
+} from './bus-bench.js';
+import { recordEventStream } from './event-stream.js';
+import { machineFacts, servicePids } from './machine.js';
+import {
+  type LatencyRun,
+  measureLatency,
+  measurePipelineThroughput,
+  type PipelineThroughputRun,
+} from './pipeline-bench.js';
+import { benchPolicy, type PolicyLevelOptions } from './policy-bench.js';
+import { renderReport } from './report.js';
+import type { BenchResults, LatencyFigure, StreamInfo, TargetCheck } from './results-types.js';
+import { benchScaling } from './scaling-bench.js';
+import { spread } from './stats.js';
+import { encodeStream, spreadEngineIds, type WireStream } from './wire.js';
+
+export const PARTS = ['policy', 'bus', 'pipeline', 'scaling', 'proxy'] as const;
+export type Part = (typeof PARTS)[number];
+
+/** Options of `npm run bench` (see `--help`). */
+export interface RunOptions {
+  only: Part[];
+  quick: boolean;
+  repetitions: number;
+  durationS: number;
+  warmupS: number;
+  rates: number[];
+  outDir: string;
+  profile: boolean;
+}
+
+const HELP = `npm run bench -- [options]
+  --only <parts>       comma-separated parts: ${PARTS.join(',')} (default: all)
+  --quick              short smoke run (smaller streams, 1 repetition, 5 s latency runs)
+  --repetitions <n>    repetitions of every figure (default 3; 1 with --quick)
+  --duration-s <s>     measured seconds per latency run (default 60; 5 with --quick)
+  --warmup-s <s>       unmeasured seconds before each latency run (default 5; 2 with --quick)
+  --rates <list>       offered loads of the latency runs, events/s (default 1000,5000,20000)
+  --out <dir>          where <date>.json and <date>.md go (default bench/results)
+  --profile            write --cpu-prof profiles of the consumer/processor processes to <out>/profiles`;
+
+export function parseRunOptions(argv: readonly string[]): RunOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      only: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      repetitions: { type: 'string' },
+      'duration-s': { type: 'string' },
+      'warmup-s': { type: 'string' },
+      rates: { type: 'string' },
+      out: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const quick = values.quick === true;
+  const positive = (name: string, raw: string | undefined, fallback: number): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!(Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be a positive number, got ${raw}`);
+    return n;
+  };
+  const only = values.only === undefined ? [...PARTS] : values.only.split(',').map((s) => s.trim());
+  for (const p of only) if (!PARTS.includes(p as Part)) throw new Error(`--only: unknown part ${p}; parts: ${PARTS}`);
+  const rates = (values.rates ?? '1000,5000,20000').split(',').map((r) => positive('rates', r, 0));
+  const repetitions = Math.round(positive('repetitions', values.repetitions, quick ? 1 : 3));
+  return {
+    only: only as Part[],
+    quick,
+    repetitions,
+    durationS: positive('duration-s', values['duration-s'], quick ? 5 : 60),
+    warmupS: positive('warmup-s', values['warmup-s'], quick ? 2 : 5),
+    rates,
+    outDir: resolve(values.out ?? 'bench/results'),
+    profile: values.profile === true,
+  };
+}
+
+function policyLevels(o: RunOptions): PolicyLevelOptions[] {
+  const base = { concurrency: 16, cpuTierBlocks: 0, repetitions: o.repetitions, seed: 7 };
+  if (o.quick) {
+    return [
+      { ...base, residentBlocks: 1000, sessions: 40 },
+      { ...base, residentBlocks: 10_000, sessions: 100 },
+    ];
+  }
+  return [
+    { ...base, residentBlocks: 1000, sessions: 60 },
+    { ...base, residentBlocks: 10_000, sessions: 150 },
+    { ...base, residentBlocks: 30_000, sessions: 300 },
+  ];
+}
+
+function subset(stream: WireStream, engines: readonly string[]): WireStream {
+  const keep = new Set(engines);
+  const events = stream.events.filter((e) => keep.has(e.key));
+  let kvBytes = 0;
+  let requestBytes = 0;
+  let kvEvents = 0;
+  let kvBlocks = 0;
+  for (const e of events) {
+    if (e.topic === 'kv') {
+      kvEvents++;
+      kvBytes += e.value.length;
+      kvBlocks += e.blocks;
+    } else requestBytes += e.value.length;
+  }
+  return {
+    events,
+    kvEvents,
+    requestEvents: events.length - kvEvents,
+    kvBlocks,
+    meanKvBytes: kvEvents === 0 ? 0 : kvBytes / kvEvents,
+    meanRequestBytes: events.length === kvEvents ? 0 : requestBytes / (events.length - kvEvents),
+    engineIds: [...engines],
+  };
+}
+
+function streamInfo(s: WireStream, budgetBlocks: number, concurrency: number): StreamInfo {
+  return {
+    engines: s.engineIds.length,
+    budgetBlocks,
+    concurrency,
+    events: s.events.length,
+    kvEvents: s.kvEvents,
+    requestEvents: s.requestEvents,
+    kvBlocksPerEvent: s.kvEvents === 0 ? 0 : s.kvBlocks / s.kvEvents,
+    meanKvBytes: s.meanKvBytes,
+    meanRequestBytes: s.meanRequestBytes,
+  };
+}
+
+function latencyFigure(runs: readonly LatencyRun[]): LatencyFigure {
+  return {
+    offeredPerSec: runs[0]!.offeredPerSec,
+    producedPerSec: spread(runs.map((r) => r.producedPerSec)),
+    p50Ms: spread(runs.map((r) => r.latency.p50Ms)),
+    p99Ms: spread(runs.map((r) => r.latency.p99Ms)),
+    maxMs: spread(runs.map((r) => r.latency.maxMs)),
+    caughtUp: runs.every((r) => r.caughtUp),
+    runs: [...runs],
+  };
+}
+
+function meanCpu(runs: readonly { cpu: Record<string, { meanPct: number } | null> }[]): Record<string, number> {
+  const sums = new Map<string, number[]>();
+  for (const r of runs) {
+    for (const [name, use] of Object.entries(r.cpu)) {
+      if (use === null) continue;
+      const key = name.replace(/-\d+$/, '');
+      sums.set(key, [...(sums.get(key) ?? []), use.meanPct]);
+    }
+  }
+  return Object.fromEntries([...sums].map(([k, v]) => [k, Math.round(v.reduce((a, b) => a + b, 0) / v.length)]));
+}
+
+/** Which process bounds the pipeline, from the CPU each used (% of one core) while draining the backlog. */
+export function saturationVerdict(cpu: Record<string, number>, cores: number): string {
+  const processor = cpu.pipeline ?? cpu.processor ?? 0;
+  const kafka = cpu.kafka ?? 0;
+  const nats = cpu.nats ?? 0;
+  const machine = cpu.machine;
+  const others = machine === undefined ? undefined : Math.max(0, machine - processor - kafka - nats);
+  const capacity = cores * 100;
+  const parts = [
+    `while draining, the processor used ${processor} % of a core, the broker ${kafka} %, NATS ${nats} %` +
+      (others === undefined
+        ? '.'
+        : `, everything else on the machine ${others} % (${machine} % of ${capacity} % busy).`),
+  ];
+  if (processor >= 85) {
+    parts.push('The processor is CPU-bound on its one JavaScript thread: it is the bottleneck.');
+  } else if (machine !== undefined && machine >= capacity * 0.9) {
+    parts.push(
+      `The ${cores} cores are saturated` +
+        (others !== undefined && others >= 50 ? ', partly by other work on the machine: figures are low.' : '.'),
+    );
+  } else if (kafka >= 85) {
+    parts.push('The broker is the busiest process.');
+  } else {
+    parts.push('No process is CPU-bound: the pipeline waits on round trips (fetch, produce acks, commits).');
+  }
+  return parts.join(' ');
+}
+
+function targets(r: BenchResults): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const levels = r.policy?.levels ?? [];
+  const cs = (l: (typeof levels)[number]) => l.timings.find((t) => t.policy === 'cachesage');
+  if (levels.length > 0) {
+    let worst = 0;
+    let where = '';
+    for (const l of levels) {
+      const t = cs(l);
+      for (const k of ['stored', 'removed'] as const) {
+        const v = t?.observe[k].nsPerBlock?.median ?? 0;
+        if (v > worst) {
+          worst = v;
+          where = `${k} at ${l.residentBlocks} blocks`;
+        }
+      }
+    }
+    out.push({
+      target: 'observe ≤ 1 µs per block event',
+      measured: `${Math.round(worst)} ns per block (worst: ${where})`,
+      met: worst <= 1000,
+    });
+    const top = levels[levels.length - 1]!;
+    const step = cs(top)?.step;
+    const meanUs = (step?.nsMean.median ?? Number.NaN) / 1000;
+    out.push({
+      target: `score+act per engine step ≤ 1 ms at 30k resident blocks`,
+      measured: `${meanUs.toFixed(3)} ms mean, ${((step?.nsP99.median ?? Number.NaN) / 1e6).toFixed(2)} ms p99 at ${top.residentBlocks} blocks`,
+      met: top.residentBlocks >= 30_000 ? meanUs <= 1 : null,
+      ...(top.residentBlocks >= 30_000 ? {} : { note: 'the 30k level did not run (--quick)' }),
+    });
+    const model = Math.max(...levels.map((l) => l.modelBytesPerWorkload.median));
+    out.push({ target: 'model state ≤ 25 KB per workload', measured: `${model} B`, met: model <= 25_000 });
+  }
+  if (r.pipeline !== undefined) {
+    const ratio = r.pipeline.ratioToRawConsume;
+    out.push({
+      target: 'pipeline throughput ≥ 70 % of raw kafkajs consume',
+      measured: `${Math.round(ratio * 100)} % (${Math.round(r.pipeline.throughput.eventsPerSec.median)} vs ${Math.round(r.bus?.consume.eventsPerSec.median ?? Number.NaN)} events/s)`,
+      met: Number.isFinite(ratio) ? ratio >= 0.7 : null,
+    });
+    const at5k = r.pipeline.latency.find((l) => l.offeredPerSec === 5000);
+    out.push({
+      target: 'event → act p99 ≤ 50 ms at 5k events/s, one processor',
+      measured:
+        at5k === undefined
+          ? 'not run'
+          : `${at5k.p99Ms.median.toFixed(1)} ms${at5k.caughtUp ? '' : ' (the processor fell behind)'}`,
+      met: at5k === undefined ? null : at5k.caughtUp && at5k.p99Ms.median <= 50,
+    });
+  }
+  return out;
+}
+
+function stamp(d: Date): string {
+  return d.toISOString().slice(0, 16).replace(':', '-');
+}
+
+/** Runs the selected parts and writes `<out>/<date>.json` and `<out>/<date>.md`; returns the report. */
+export async function runBench(
+  o: RunOptions,
+  log: (line: string) => void,
+): Promise<{ results: BenchResults; files: string[] }> {
+  const started = new Date();
+  const config = loadConfig();
+  const brokers = config.kafkaBrokers;
+  const wants = (p: Part) => o.only.includes(p);
+  const needsBus = wants('bus') || wants('pipeline') || wants('scaling');
+  let natsVersion = 'unknown';
+  if (needsBus || wants('policy')) {
+    const nc = await connectOnce(config.natsUrl, 5000, 'cachesage-bench').catch(() => undefined);
+    natsVersion = nc?.info?.version ?? 'unreachable';
+    await nc?.close();
+  }
+  const results: BenchResults = {
+    startedAt: started.toISOString(),
+    finishedAt: '',
+    options: { ...o },
+    machine: machineFacts(natsVersion),
+    targets: [],
+    notes: [],
+  };
+  mkdirSync(o.outDir, { recursive: true });
+  const profileDir = o.profile ? join(o.outDir, 'profiles') : undefined;
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+
+  if (wants('policy')) {
+    log('policy hot path ...');
+    results.policy = await benchPolicy({ levels: policyLevels(o), onProgress: log });
+  }
+
+  if (needsBus) {
+    const partitions = 4;
+    const engines = wants('scaling') ? 8 : 4;
+    const budgetBlocks = 10_000;
+    const concurrency = 16;
+    const sessionsPerEngine = o.quick ? 30 : 100;
+    const engineIds = spreadEngineIds(engines, partitions);
+    log(`recording ${engines} engines × ${sessionsPerEngine} sessions ...`);
+    const recorded = recordEventStream({
+      budgetBlocks,
+      cpuTierBlocks: 0,
+      concurrency,
+      engines,
+      sessions: engines * sessionsPerEngine,
+      seed: 11,
+      engineIds,
+    });
+    const all = encodeStream(recorded.events);
+    const base = subset(all, engineIds.slice(0, 4));
+    const acts = actSamples(recorded.events.filter((e) => e.engineId === engineIds[0]));
+    recorded.events.length = 0;
+    results.stream = streamInfo(base, budgetBlocks, concurrency);
+    const pids = servicePids();
+    if (pids.kafka === undefined) results.notes.push('Kafka broker pid not found: its CPU is not sampled.');
+    if (pids.nats === undefined) results.notes.push('NATS server pid not found: its CPU is not sampled.');
+    const ctx: BusContext = {
+      brokers,
+      natsUrl: config.natsUrl,
+      pids,
+      stream: base,
+      partitions,
+      progress: log,
+      ...(profileDir === undefined ? {} : { profileDir }),
+    };
+    const count = Math.min(base.events.length, o.quick ? 6000 : 40_000);
+    const natsCount = o.quick ? 20_000 : 100_000;
+    const produce: ThroughputRun[] = [];
+    const consume: ThroughputRun[] = [];
+    const nats: NatsRun[] = [];
+    const pipeline: PipelineThroughputRun[] = [];
+    if (wants('bus') || wants('pipeline')) {
+      for (let r = 0; r < o.repetitions; r++) {
+        if (wants('bus')) {
+          log(`bus: kafkajs produce, repetition ${r + 1}`);
+          produce.push(await measureProduce(ctx, count));
+        }
+        log(`bus: kafkajs consume, repetition ${r + 1}`);
+        consume.push(await measureRawConsume(ctx, count));
+        if (wants('bus')) {
+          log(`bus: NATS publish/subscribe, repetition ${r + 1}`);
+          nats.push(await measureNats(ctx, acts, natsCount));
+        }
+        if (wants('pipeline')) {
+          log(`pipeline: throughput, repetition ${r + 1}`);
+          pipeline.push(await measurePipelineThroughput(ctx, count));
+        }
+      }
+      results.bus = {
+        ...(produce.length > 0 ? { produce: throughputFigure(produce) } : {}),
+        consume: throughputFigure(consume),
+        ...(nats.length > 0 ? { nats: natsFigure(nats) } : {}),
+      };
+    }
+    if (wants('pipeline')) {
+      const latency: LatencyFigure[] = [];
+      for (const rate of o.rates) {
+        const runs: LatencyRun[] = [];
+        for (let r = 0; r < o.repetitions; r++) {
+          log(`pipeline: latency at ${rate} events/s for ${o.durationS} s, repetition ${r + 1}`);
+          runs.push(await measureLatency(ctx, rate, o.durationS, o.warmupS));
+        }
+        latency.push(latencyFigure(runs));
+      }
+      const throughput = throughputFigure(pipeline) as PipelineResult['throughput'];
+      results.pipeline = {
+        throughput,
+        ratioToRawConsume: throughput.eventsPerSec.median / results.bus!.consume.eventsPerSec.median,
+        latency,
+      };
+      const cpu = meanCpu(pipeline);
+      results.saturation = { cpu, verdict: saturationVerdict(cpu, results.machine.cores) };
+    }
+    if (wants('scaling')) {
+      const large: BusContext = { ...ctx, stream: all };
+      results.scaling = await benchScaling(ctx, large, Math.round(count / 4), o.repetitions);
+    }
+  }
+
+  if (wants('proxy')) {
+    const proxyModule = fileURLToPath(new URL('./proxy.js', import.meta.url));
+    if (existsSync(proxyModule)) {
+      log('proxy latency (bench/proxy.ts) ...');
+      try {
+        const { benchProxy } = (await import(proxyModule)) as {
+          benchProxy: (options: { requests?: number }) => Promise<unknown>;
+        };
+        results.proxy = await benchProxy(o.quick ? { requests: 100 } : {});
+      } catch (err) {
+        results.proxy = { error: (err as Error).message };
+      }
+    }
+  }
+
+  results.finishedAt = new Date().toISOString();
+  results.targets = targets(results);
+  const name = stamp(started);
+  const jsonFile = join(o.outDir, `${name}.json`);
+  const mdFile = join(o.outDir, `${name}.md`);
+  writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(mdFile, renderReport(results));
+  return { results, files: [jsonFile, mdFile] };
+}
+
+type PipelineResult = NonNullable<BenchResults['pipeline']>;
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const parsed = parseRunOptions(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(`${HELP}\n`);
+  } else {
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const { results, files } = await runBench(parsed, log);
+    process.stdout.write(renderReport(results));
+    log(`wrote ${files.join(' and ')}`);
+    process.exit(0);
+  }
+}

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import type { SimEvent } from '../adapters/engine-sim/engine-sim.js';
+import { partitionOfKey } from '../adapters/memory/murmur2.js';
+import { ensureTopics } from '../infra/kafka/ensure-topics.js';
+import { createCodec } from '../schemas/codec.js';
+import type { RequestEvent } from '../schemas/types.js';
+
+/** The event topics of one measurement (co-partitioned, keyed by engineId) and its dead-letter topic. */
+export interface EventTopics {
+  kv: string;
+  requests: string;
+  dlq: string;
+  partitions: number;
+}
+
+/** One encoded event as an engine publishes it. */
+export interface WireEvent {
+  topic: 'kv' | 'requests';
+  key: string;
+  value: Buffer;
+  /** Blocks the event carries (a KvEvent's hashes; 0 for request events). */
+  blocks: number;
+  /** The decoded request event (re-encoded at send time by latency runs); undefined for KV events. */
+  request?: RequestEvent;
+}
+
+/** A recorded stream, Avro-encoded (Confluent framing), in publish order. */
+export interface WireStream {
+  events: WireEvent[];
+  kvEvents: number;
+  requestEvents: number;
+  kvBlocks: number;
+  meanKvBytes: number;
+  meanRequestBytes: number;
+  engineIds: string[];
+}
+
+/** A name no earlier measurement used: `<prefix>-<time>-<random>`. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * `count` engine ids spread evenly over `partitions` (engine i on partition i mod partitions), so that processors
+ * sharing the partitions get equal work.
+ */
+export function spreadEngineIds(count: number, partitions: number, prefix = 'engine'): string[] {
+  const ids: string[] = [];
+  for (let i = 0, n = 0; ids.length < count; n++) {
+    const id = `${prefix}-${n}`;
+    if (partitionOfKey(id, partitions) === i % partitions) {
+      ids.push(id);
+      i++;
+    }
+  }
+  return ids;
+}
+
+/** Encodes a recorded stream with the layer's Avro codecs. */
+export function encodeStream(events: readonly SimEvent[]): WireStream {
+  const kvCodec = createCodec('KvEvent');
+  const requestCodec = createCodec('RequestEvent');
+  const out: WireEvent[] = [];
+  let kvBytes = 0;
+  let requestBytes = 0;
+  let kvBlocks = 0;
+  let kvEvents = 0;
+  const engines = new Set<string>();
+  for (const e of events) {
+    engines.add(e.engineId);
+    if ('kind' in e) {
+      const value = kvCodec.encode(e);
+      kvBytes += value.length;
+      kvBlocks += e.blockHashes.length;
+      kvEvents++;
+      out.push({ topic: 'kv', key: e.engineId, value, blocks: e.blockHashes.length });
+    } else {
+      const value = requestCodec.encode(e);
+      requestBytes += value.length;
+      out.push({ topic: 'requests', key: e.engineId, value, blocks: 0, request: e });
+    }
+  }
+  const requestEvents = out.length - kvEvents;
+  return {
+    events: out,
+    kvEvents,
+    requestEvents,
+    kvBlocks,
+    meanKvBytes: kvEvents === 0 ? 0 : kvBytes / kvEvents,
+    meanRequestBytes: requestEvents === 0 ? 0 : requestBytes / requestEvents,
+    engineIds: [...engines],
+  };
+}
+
+export function kafkaClient(brokers: readonly string[], clientId: string): Kafka {
+  return new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.NOTHING });
+}
+
+/** Creates fresh event topics for one measurement. */
+export async function createEventTopics(
+  brokers: readonly string[],
+  prefix: string,
+  partitions: number,
+): Promise<EventTopics> {
+  const topics: EventTopics = {
+    kv: uniqueName(`${prefix}.kv-events`),
+    requests: uniqueName(`${prefix}.requests`),
+    dlq: uniqueName(`${prefix}.dlq`),
+    partitions,
+  };
+  const spec = (name: string, n: number) => ({
+    name,
+    partitions: n,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': '3600000' },
+    purpose: 'benchmark',
+    retention: '1 hour',
+    internal: true,
+  });
+  await ensureTopics({
+    brokers: [...brokers],
+    partitions,
+    topics: [spec(topics.kv, partitions), spec(topics.requests, partitions), spec(topics.dlq, 1)],
+  });
+  return topics;
+}
+
+/** Deletes topics a measurement created (missing ones are ignored). */
+export async function deleteTopics(brokers: readonly string[], names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  const admin = kafkaClient(brokers, 'cachesage-bench-admin').admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const topics = names.filter((n) => existing.has(n));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+  } catch {
+    // cleanup is best effort: a leftover topic only costs disk until its retention
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** The producer engines publish with (the Kafka sink's settings: idempotent, one request in flight, acks all). */
+export async function connectProducer(brokers: readonly string[], clientId: string): Promise<Producer> {
+  const producer = kafkaClient(brokers, clientId).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
+  await producer.connect();
+  return producer;
+}
+
+/** Sends events in order, `chunk` messages per `sendBatch`, waiting for each acknowledgement. */
+export async function produceAll(
+  producer: Producer,
+  topics: EventTopics,
+  events: readonly WireEvent[],
+  chunk = 500,
+): Promise<void> {
+  for (let i = 0; i < events.length; i += chunk) {
+    await producer.sendBatch({ topicMessages: topicMessagesOf(topics, events.slice(i, i + chunk)), acks: -1 });
+  }
+}
+
+/** Events grouped by topic, order kept within each. */
+export function topicMessagesOf(
+  topics: EventTopics,
+  events: readonly { topic: 'kv' | 'requests'; key: string; value: Buffer }[],
+): { topic: string; messages: Message[] }[] {
+  const kv: Message[] = [];
+  const requests: Message[] = [];
+  for (const e of events) (e.topic === 'kv' ? kv : requests).push({ key: e.key, value: e.value });
+  const out: { topic: string; messages: Message[] }[] = [];
+  if (kv.length > 0) out.push({ topic: topics.kv, messages: kv });
+  if (requests.length > 0) out.push({ topic: topics.requests, messages: requests });
+  return out;
+}
