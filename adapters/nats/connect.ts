@@ -116,10 +116,21 @@ function isAuthFailure(err: unknown): boolean {
   return false;
 }
 
+const TLS_FAILURE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL/;
+
+function tlsFailure(err: unknown): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && TLS_FAILURE.test(code)) return `${code}: ${e.message}`;
+  }
+  return undefined;
+}
+
 /**
  * Opens a NATS connection with the layer's security settings (the one place the layer's NATS connections are
  * made). A refused login fails with a non-retriable InfraError CONNECTION_FAILED whose message names the server
- * and says that authorization failed; an unreachable server with a retriable one.
+ * and says that authorization failed, a server certificate that does not verify likewise (TLS verification failed);
+ * an unreachable server with a retriable one.
  */
 export async function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
   const connectionOptions = natsConnectionOptions(options);
@@ -133,6 +144,14 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
         `NATS at ${where}: authorization failed for ${describeNatsAuth(options.security?.auth)} (${(err as Error).message})`,
         { retriable: false, cause: err, details: { servers: where, reason: 'authorization' } },
       );
+    }
+    const tls = tlsFailure(err);
+    if (tls !== undefined) {
+      throw new InfraError('CONNECTION_FAILED', `NATS at ${where}: TLS verification failed (${tls})`, {
+        retriable: false,
+        cause: err,
+        details: { servers: where, reason: 'tls' },
+      });
     }
     throw new InfraError('CONNECTION_FAILED', `NATS at ${where} is not reachable: ${(err as Error).message}`, {
       retriable: true,
