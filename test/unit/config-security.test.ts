@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createActFilter } from '../../adapters/hooks/act-filter.js';
+import { attachEngineHooks } from '../../adapters/hooks/attach-engine-hooks.js';
 import { kafkaConfigOf } from '../../adapters/kafka/kafka-client.js';
 import { natsConnectionOptions } from '../../adapters/nats/connect.js';
 import { loadConfig } from '../../core/config.js';
@@ -137,5 +139,39 @@ describe('security settings', () => {
     expect(() => loadConfig({ env: {}, cwd: folder({ 'cachesage.config.yaml': 'natsTokn: x\n' }) })).toThrow(
       /unknown setting\(s\) natsTokn/,
     );
+  });
+});
+
+describe('engine hook subjects', () => {
+  it('subscribes to its own engine act subjects only, and refuses engine ids that would widen them', () => {
+    const patterns: string[] = [];
+    const subscribe = (pattern: string) => {
+      patterns.push(pattern);
+      return () => undefined;
+    };
+    const hooks = (engineId: string) => ({
+      engineId,
+      applyEvictionHints: () => undefined,
+      prefetch: () => undefined,
+      pin: () => undefined,
+    });
+    attachEngineHooks({
+      subscribe,
+      engineId: 'gpu-3',
+      hooks: hooks('gpu-3'),
+      filter: createActFilter({ engineId: 'gpu-3', now: Date.now }),
+    });
+    expect(patterns).toEqual(['cachesage.act.gpu-3.*']);
+    for (const wide of ['>', '*', 'a.b', 'gpu 3']) {
+      expect(() =>
+        attachEngineHooks({
+          subscribe,
+          engineId: wide,
+          hooks: hooks(wide),
+          filter: createActFilter({ engineId: wide, now: Date.now }),
+        }),
+      ).toThrow(ConfigError);
+    }
+    expect(patterns).toHaveLength(1);
   });
 });
