@@ -1,7 +1,7 @@
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { connectOnce } from '../infra/nats/connect.js';
 import type { EncodedAct } from './act-samples.js';
-import { forkConsumer } from './consumer-child.js';
+import { type ConsumerMode, forkConsumer } from './consumer-child.js';
 import { type CpuUse, startCpuSampler } from './cpu-sampler.js';
 import { type Spread, spread } from './stats.js';
 import { steadyRate } from './window.js';
@@ -11,6 +11,7 @@ import {
   deleteTopics,
   type EventTopics,
   produceAll,
+  topicNames,
   uniqueName,
   type WireStream,
 } from './wire.js';
@@ -102,7 +103,7 @@ export async function measureProduce(ctx: BusContext, count: number): Promise<Th
     };
   } finally {
     await producer.disconnect();
-    await deleteTopics(ctx.brokers, [topics.kv, topics.requests, topics.dlq]);
+    await deleteTopics(ctx.brokers, topicNames(topics));
   }
 }
 
@@ -114,7 +115,13 @@ export async function drainBacklog(
   ctx: BusContext,
   topics: EventTopics,
   count: number,
-  options: { mode: 'raw' | 'pipeline'; processes: number; actSubject?: string; timeoutMs?: number },
+  options: {
+    mode: ConsumerMode;
+    processes: number;
+    policy?: 'cachesage' | 'lru';
+    actSubject?: string;
+    timeoutMs?: number;
+  },
 ): Promise<ThroughputRun & { acts: number; failures: number; changelogTopics: string[] }> {
   const groupId = uniqueName(`bench-${options.mode}`);
   const procs = Array.from({ length: options.processes }, () =>
@@ -126,7 +133,7 @@ export async function drainBacklog(
         groupId,
         topics,
         actSubject: options.actSubject ?? `${uniqueName('bench.act')}.{engineId}.{kind}`,
-        policy: 'cachesage',
+        policy: options.policy ?? 'cachesage',
         sampleMs: 20,
       },
       ctx.profileDir,
@@ -183,7 +190,7 @@ export async function measureRawConsume(ctx: BusContext, count: number): Promise
     });
     return run;
   } finally {
-    await deleteTopics(ctx.brokers, [topics.kv, topics.requests, topics.dlq]);
+    await deleteTopics(ctx.brokers, topicNames(topics));
   }
 }
 

@@ -2,17 +2,27 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { EachBatchPayload } from 'kafkajs';
 import { type KafkaTopology, startKafkaTopology } from '../adapters/kafka/start-kafka-topology.js';
+import { createServiceLogger } from '../adapters/ops/logger.js';
+import { createProcessorMetrics } from '../adapters/ops/processor-metrics.js';
 import { createCacheSagePolicy } from '../policies/cachesage/cachesage-policy.js';
+import { createPolicy } from '../policies/index.js';
 import { createLruPolicy } from '../policies/lru.js';
 import type { Policy } from '../policies/policy.js';
 import { policyStoreName } from '../processors/policy-state.js';
+import { type RunningProcessor, startProcessor } from '../services/processor/start-processor.js';
 import { engineTopology } from '../topology/engine-topology.js';
 import { cacheSageModelCodec } from './model-codec.js';
 import { type EventTopics, kafkaClient } from './wire.js';
 
-/** What a consumer process runs: the raw kafkajs baseline or the processor (engine topology with a policy). */
+/**
+ * What a consumer process runs: `raw` the kafkajs baseline (eachBatch, no decoding), `topology` the engine topology
+ * alone on `startKafkaTopology`, `processor` the `cachesage processor` service (`startProcessor`: engine and session
+ * sub-topologies, repartitioned requests, the shared model).
+ */
+export type ConsumerMode = 'raw' | 'topology' | 'processor';
+
 export interface ConsumerConfig {
-  mode: 'raw' | 'pipeline';
+  mode: ConsumerMode;
   brokers: string[];
   natsUrl: string;
   groupId: string;
@@ -47,8 +57,12 @@ export interface ConsumerFinal {
 type ToParent =
   | { type: 'sample'; sample: ConsumerSample }
   | { type: 'joined' }
+  | { type: 'ready' }
   | { type: 'final'; final: ConsumerFinal }
   | { type: 'error'; message: string };
+
+/** Session idle time of the processor (its CLI default). */
+const SESSION_IDLE_MS = 600_000;
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
@@ -77,6 +91,7 @@ async function startRaw(config: ConsumerConfig): Promise<Running> {
   consumer.on(consumer.events.GROUP_JOIN, () => {
     joins++;
     send({ type: 'joined' });
+    send({ type: 'ready' });
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [config.topics.kv, config.topics.requests], fromBeginning: true });
@@ -116,7 +131,7 @@ async function startRaw(config: ConsumerConfig): Promise<Running> {
   };
 }
 
-async function startPipeline(config: ConsumerConfig): Promise<Running> {
+async function startEngineTopology(config: ConsumerConfig): Promise<Running> {
   const policy = (config.policy === 'cachesage' ? createCacheSagePolicy() : createLruPolicy()) as Policy;
   const topology = engineTopology({
     policies: [policy.name],
@@ -141,6 +156,7 @@ async function startPipeline(config: ConsumerConfig): Promise<Running> {
     if (source.stats.joins > joinsSeen) {
       joinsSeen = source.stats.joins;
       send({ type: 'joined' });
+      send({ type: 'ready' });
     }
     return {
       t: wallNow(),
@@ -169,11 +185,74 @@ async function startPipeline(config: ConsumerConfig): Promise<Running> {
   };
 }
 
+async function startProcessorService(config: ConsumerConfig): Promise<Running> {
+  const policies = [
+    createPolicy(config.policy, config.policy === 'cachesage' ? { sessionIdleMs: SESSION_IDLE_MS } : undefined),
+  ];
+  const processor: RunningProcessor = await startProcessor({
+    brokers: config.brokers,
+    natsUrl: config.natsUrl,
+    groupId: config.groupId,
+    policies,
+    topics: {
+      kvEvents: config.topics.kv,
+      requests: config.topics.requests,
+      deadLetters: config.topics.dlq,
+      sessionsRepartition: config.topics.sessionsRepartition,
+      sessions: config.topics.sessions,
+      model: config.topics.model,
+    },
+    actSubject: config.actSubject,
+    sessionIdleMs: SESSION_IDLE_MS,
+    clientId: `bench-processor-${process.pid}`,
+    metrics: createProcessorMetrics(),
+    logger: createServiceLogger({ name: 'bench-processor', level: 'warn' }),
+  });
+  processor.closed.catch((err: unknown) => send({ type: 'error', message: String((err as Error)?.stack ?? err) }));
+  let joinsSeen = 0;
+  let prepared = 0;
+  const sample = (): ConsumerSample => {
+    const e = processor.status().engine;
+    if (e.joins > joinsSeen) {
+      joinsSeen = e.joins;
+      send({ type: 'joined' });
+    }
+    if (e.preparedJoins > prepared && e.preparedJoins === e.joins) {
+      prepared = e.preparedJoins;
+      send({ type: 'ready' });
+    }
+    return { t: wallNow(), records: e.records, joins: e.joins, acts: e.emitted.acts ?? 0 };
+  };
+  return {
+    sample,
+    async stop() {
+      const e = processor.status().engine;
+      await processor.drain();
+      const failures = Object.values(e.failures).reduce((a, b) => a + b, 0);
+      return {
+        records: e.records,
+        acts: e.emitted.acts ?? 0,
+        batches: e.batches,
+        commits: 0,
+        failures,
+        deadLettered: e.deadLettered,
+        changelogTopics: [],
+        changelogRecords: 0,
+      };
+    },
+  };
+}
+
 /** Runs in the child process: starts, samples progress until the parent says stop, reports, exits. */
 async function child(config: ConsumerConfig): Promise<void> {
   let running: Running;
   try {
-    running = config.mode === 'raw' ? await startRaw(config) : await startPipeline(config);
+    running =
+      config.mode === 'raw'
+        ? await startRaw(config)
+        : config.mode === 'topology'
+          ? await startEngineTopology(config)
+          : await startProcessorService(config);
   } catch (err) {
     send({ type: 'error', message: String((err as Error)?.stack ?? err) });
     process.exit(1);
@@ -199,6 +278,8 @@ export interface ConsumerProcess {
   readonly samples: ConsumerSample[];
   /** Resolves when the process joined its group at least once. */
   readonly joined: Promise<void>;
+  /** Resolves when the process holds its partitions with state ready to act (the processor: after its rebuild). */
+  readonly ready: Promise<void>;
   /** Latest sample. */
   latest(): ConsumerSample | undefined;
   /** Stops it and returns its final counts. */
@@ -219,6 +300,10 @@ export function forkConsumer(config: ConsumerConfig, profileDir?: string): Consu
   const joined = new Promise<void>((resolve) => {
     onJoined = resolve;
   });
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => {
+    onReady = resolve;
+  });
   let onFinal!: (f: ConsumerFinal) => void;
   const final = new Promise<ConsumerFinal>((resolve) => {
     onFinal = resolve;
@@ -232,6 +317,7 @@ export function forkConsumer(config: ConsumerConfig, profileDir?: string): Consu
   proc.on('message', (m: ToParent) => {
     if (m.type === 'sample') samples.push(m.sample);
     else if (m.type === 'joined') onJoined();
+    else if (m.type === 'ready') onReady();
     else if (m.type === 'final') {
       finished = true;
       onFinal(m.final);
@@ -244,6 +330,7 @@ export function forkConsumer(config: ConsumerConfig, profileDir?: string): Consu
     pid: proc.pid!,
     samples,
     joined,
+    ready,
     failed,
     latest: () => samples[samples.length - 1],
     async stop() {

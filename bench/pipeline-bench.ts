@@ -13,6 +13,7 @@ import {
   createEventTopics,
   deleteTopics,
   type EventTopics,
+  topicNames,
   uniqueName,
   type WireStream,
 } from './wire.js';
@@ -25,24 +26,32 @@ export interface PipelineThroughputRun extends ThroughputRun {
   failures: number;
 }
 
+/** What drains the backlog in a pipeline throughput run. */
+export interface PipelineVariant {
+  /** `processor`: the `cachesage processor` service; `topology`: the engine topology alone on `startKafkaTopology`. */
+  mode: 'processor' | 'topology';
+  policy: 'cachesage' | 'lru';
+  processes: number;
+}
+
 /**
- * Sustained throughput of one processor (engine topology + CacheSage, `startKafkaTopology`, in its own process)
- * draining a fresh backlog of `count` events: the same events, topics layout and rate window as the raw consume.
+ * Sustained throughput of processors (each in its own process) draining a fresh backlog of `count` events: the same
+ * events, topics layout and rate window as the raw consume.
  */
 export async function measurePipelineThroughput(
   ctx: BusContext,
   count: number,
-  processes = 1,
+  variant: PipelineVariant = { mode: 'processor', policy: 'cachesage', processes: 1 },
 ): Promise<PipelineThroughputRun> {
-  const topics = await filledTopics(ctx, 'bench.pipeline', count);
+  const topics = await filledTopics(ctx, `bench.${variant.mode}`, count);
   let changelogTopics: string[] = [];
   try {
-    const run = await drainBacklog(ctx, topics, count, { mode: 'pipeline', processes });
+    const run = await drainBacklog(ctx, topics, count, variant);
     changelogTopics = run.changelogTopics;
     const { changelogTopics: _c, ...rest } = run;
     return rest;
   } finally {
-    await deleteTopics(ctx.brokers, [topics.kv, topics.requests, topics.dlq, ...changelogTopics]);
+    await deleteTopics(ctx.brokers, [...topicNames(topics), ...changelogTopics]);
   }
 }
 
@@ -155,7 +164,8 @@ function readKvId(encoded: Buffer): string {
 }
 
 /**
- * End-to-end latency at a fixed offered load: a fresh set of topics, one processor process, a NATS subscriber acting
+ * End-to-end latency at a fixed offered load: a fresh set of topics, one processor (`cachesage processor` service
+ * with CacheSage) in its own process, a NATS subscriber acting
  * as the engine hook (it decodes every act). The driver produces the stream at `ratePerSec` events (Kafka messages)
  * per second, in small batches on the engines' producer settings, noting when it handed each event to kafkajs; every
  * act received is matched to its cause by `causeId` and its latency taken against that time. The first `warmupS`
@@ -171,7 +181,7 @@ export async function measureLatency(
   const subjectPrefix = uniqueName('bench.latency.act');
   const proc = forkConsumer(
     {
-      mode: 'pipeline',
+      mode: 'processor',
       brokers: ctx.brokers,
       natsUrl: ctx.natsUrl,
       groupId: uniqueName('bench-latency'),
@@ -190,7 +200,7 @@ export async function measureLatency(
   let measureFrom = Number.POSITIVE_INFINITY;
   let measureTo = Number.POSITIVE_INFINITY;
   try {
-    await Promise.race([proc.joined, proc.failed, sleep(60_000).then(() => Promise.reject(new Error('no join')))]);
+    await Promise.race([proc.ready, proc.failed, sleep(60_000).then(() => Promise.reject(new Error('not ready')))]);
     nc = await connectOnce(ctx.natsUrl, 5000, 'cachesage-bench-hook');
     const unsubscribe = natsSubscribe(nc)(`${subjectPrefix}.*.*`, (m) => {
       const at = performance.now();
@@ -267,6 +277,6 @@ export async function measureLatency(
     const final = await proc.stop().catch(() => undefined);
     changelogTopics = final?.changelogTopics ?? [];
     sentAt.clear();
-    await deleteTopics(ctx.brokers, [topics.kv, topics.requests, topics.dlq, ...changelogTopics]);
+    await deleteTopics(ctx.brokers, [...topicNames(topics), ...changelogTopics]);
   }
 }

@@ -167,6 +167,16 @@ export function renderReport(r: BenchResults): string {
           `${fmt(r.pipeline.ratioToRawConsume * 100)} % of raw consume; ${fmt(acts)} acts/run`,
         ),
       );
+      const raw = r.bus?.consume.eventsPerSec.median ?? Number.NaN;
+      for (const v of r.pipeline.variants) {
+        rows.push(
+          throughputRow(
+            v.name,
+            v.throughput,
+            `${fmt((v.throughput.eventsPerSec.median / raw) * 100)} % of raw consume`,
+          ),
+        );
+      }
     }
     out.push(
       '',
@@ -183,23 +193,45 @@ export function renderReport(r: BenchResults): string {
       );
     }
   }
+  if (r.pipeline?.inProcess !== undefined) {
+    const ip = r.pipeline.inProcess;
+    out.push(
+      '',
+      `One processor thread with no transport (engine topology fed ${fmt(ip.events)} encoded events in batches of ` +
+        `${ip.batchSize}): ${fmtSpread(ip.eventsPerSec.cachesage)} events/s with CacheSage, ` +
+        `${fmtSpread(ip.eventsPerSec.lru)} with LRU. Avro decode alone: ${fmtSpread(ip.decodeNsPerKvEvent, 1, 1e-3)} µs ` +
+        `per KV event, ${fmtSpread(ip.decodeNsPerRequestEvent, 1, 1e-3)} µs per request event.`,
+    );
+  }
   if (r.pipeline !== undefined && r.pipeline.latency.length > 0) {
     out.push(
       '',
       '### Event → act latency (one processor; engine event handed to Kafka → act decoded at a NATS subscriber)',
       '',
       table(
-        ['offered events/s', 'produced events/s', 'p50 ms', 'p99 ms', 'max ms', 'acts measured', 'kept up', 'CPU'],
-        r.pipeline.latency.map((l) => [
-          fmt(l.offeredPerSec),
-          fmtSpread(l.producedPerSec),
-          fmtSpread(l.p50Ms, 1),
-          fmtSpread(l.p99Ms, 1),
-          fmtSpread(l.maxMs, 0),
-          fmt(l.runs[0]?.actsMeasured ?? 0),
-          l.caughtUp ? 'yes' : `no (backlog ${fmt(Math.max(...l.runs.map((x) => x.backlogAtStop)))})`,
-          cpuText(l.runs),
-        ]),
+        [
+          'offered events/s',
+          'produced events/s',
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'acts measured',
+          'backlog at stop (s of load)',
+          'CPU',
+        ],
+        r.pipeline.latency.map((l) => {
+          const backlog = Math.max(...l.runs.map((x) => x.backlogAtStop));
+          return [
+            fmt(l.offeredPerSec),
+            fmtSpread(l.producedPerSec),
+            fmtSpread(l.p50Ms, 1),
+            fmtSpread(l.p99Ms, 1),
+            fmtSpread(l.maxMs, 0),
+            fmt(l.runs[0]?.actsMeasured ?? 0),
+            `${fmt(backlog)} (${fmt(backlog / l.offeredPerSec, 1)} s)${l.caughtUp ? '' : ', not drained in 30 s'}`,
+            cpuText(l.runs),
+          ];
+        }),
       ),
       '',
       `${r.pipeline.latency[0]?.runs[0]?.durationS ?? 0} s measured per run after ${r.pipeline.latency[0]?.runs[0]?.warmupS ?? 0} s of warm-up.`,

@@ -1,5 +1,6 @@
 import type { NatsFigure, ThroughputFigure } from './bus-bench.js';
 import type { CpuUse } from './cpu-sampler.js';
+import type { InProcessResult } from './in-process-bench.js';
 import type { MachineFacts } from './machine.js';
 import type { LatencyRun, PipelineThroughputRun } from './pipeline-bench.js';
 import type { PolicyBenchResult } from './policy-bench.js';
@@ -30,8 +31,19 @@ export interface LatencyFigure {
   runs: LatencyRun[];
 }
 
-export interface PipelineResult {
+/** A pipeline throughput figure of one variant (what drains the backlog). */
+export interface PipelineVariantFigure {
+  name: string;
   throughput: ThroughputFigure & { runs: PipelineThroughputRun[] };
+}
+
+export interface PipelineResult {
+  /** The `cachesage processor` with CacheSage: the figure the target is about. */
+  throughput: ThroughputFigure & { runs: PipelineThroughputRun[] };
+  /** The same backlog drained by other variants: the processor with LRU (no policy work), the engine topology alone. */
+  variants: PipelineVariantFigure[];
+  /** One processor thread with no transport: the CPU ceiling. */
+  inProcess?: InProcessResult;
   /** Median pipeline events/s over median raw kafkajs consume events/s (same broker, topics layout and events). */
   ratioToRawConsume: number;
   latency: LatencyFigure[];

@@ -23,8 +23,8 @@ export interface ScalingResult {
 }
 
 /**
- * Scaling (issue 6, part 4): one processor on E engines, two processors (one consumer group, co-partitioning
- * assignor) on 2E engines with twice the events, and one processor on the 2E engines as well, each draining a
+ * Scaling (issue 6, part 4): one `cachesage processor` on E engines, two processors (one consumer group,
+ * co-partitioning assigner) on 2E engines with twice the events, and one processor on the 2E engines as well, each draining a
  * fresh backlog. Rates are taken over the window in which every processor worked (after the group settled).
  */
 export async function benchScaling(
@@ -43,7 +43,13 @@ export async function benchScaling(
   for (let r = 0; r < repetitions; r++) {
     for (const [i, c] of configs.entries()) {
       small.progress(`scaling: ${c.processors} processor(s), ${c.engines} engines, repetition ${r + 1}`);
-      runs[i]!.push(await measurePipelineThroughput(c.ctx, c.events, c.processors));
+      runs[i]!.push(
+        await measurePipelineThroughput(c.ctx, c.events, {
+          mode: 'processor',
+          policy: 'cachesage',
+          processes: c.processors,
+        }),
+      );
     }
   }
   const cases = configs.map((c, i) => ({

@@ -3,15 +3,27 @@ import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import type { SimEvent } from '../adapters/engine-sim/engine-sim.js';
 import { partitionOfKey } from '../adapters/memory/murmur2.js';
 import { ensureTopics } from '../infra/kafka/ensure-topics.js';
+import type { TopicSpec } from '../infra/topics.js';
 import { createCodec } from '../schemas/codec.js';
 import type { RequestEvent } from '../schemas/types.js';
 
-/** The event topics of one measurement (co-partitioned, keyed by engineId) and its dead-letter topic. */
+/**
+ * The topics of one measurement: the co-partitioned event topics (keyed by engineId), the dead-letter topic, and the
+ * processor's session-keyed topics (requests repartitioned by session, positions, the shared model).
+ */
 export interface EventTopics {
   kv: string;
   requests: string;
   dlq: string;
+  sessionsRepartition: string;
+  sessions: string;
+  model: string;
   partitions: number;
+}
+
+/** Every topic name of a measurement. */
+export function topicNames(t: EventTopics): string[] {
+  return [t.kv, t.requests, t.dlq, t.sessionsRepartition, t.sessions, t.model];
 }
 
 /** One encoded event as an engine publishes it. */
@@ -97,7 +109,7 @@ export function kafkaClient(brokers: readonly string[], clientId: string): Kafka
   return new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.NOTHING });
 }
 
-/** Creates fresh event topics for one measurement. */
+/** Creates fresh topics for one measurement. */
 export async function createEventTopics(
   brokers: readonly string[],
   prefix: string,
@@ -107,12 +119,17 @@ export async function createEventTopics(
     kv: uniqueName(`${prefix}.kv-events`),
     requests: uniqueName(`${prefix}.requests`),
     dlq: uniqueName(`${prefix}.dlq`),
+    sessionsRepartition: uniqueName(`${prefix}.sessions-repartition`),
+    sessions: uniqueName(`${prefix}.sessions`),
+    model: uniqueName(`${prefix}.model`),
     partitions,
   };
-  const spec = (name: string, n: number) => ({
+  const spec = (name: string, n: number, compact = false): TopicSpec => ({
     name,
     partitions: n,
-    config: { 'cleanup.policy': 'delete', 'retention.ms': '3600000' },
+    config: compact
+      ? { 'cleanup.policy': 'compact' }
+      : ({ 'cleanup.policy': 'delete', 'retention.ms': '3600000' } as Record<string, string>),
     purpose: 'benchmark',
     retention: '1 hour',
     internal: true,
@@ -120,7 +137,14 @@ export async function createEventTopics(
   await ensureTopics({
     brokers: [...brokers],
     partitions,
-    topics: [spec(topics.kv, partitions), spec(topics.requests, partitions), spec(topics.dlq, 1)],
+    topics: [
+      spec(topics.kv, partitions),
+      spec(topics.requests, partitions),
+      spec(topics.dlq, 1),
+      spec(topics.sessionsRepartition, partitions),
+      spec(topics.sessions, partitions, true),
+      spec(topics.model, partitions, true),
+    ],
   });
   return topics;
 }
