@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from '
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type NatsConnection, nkeys, PermissionViolationError } from '@nats-io/transport-node';
+import { type NatsConnection, headers as natsHeaders, nkeys, PermissionViolationError } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActFilter } from '../../adapters/hooks/act-filter.js';
 import { attachEngineHooks } from '../../adapters/hooks/attach-engine-hooks.js';
@@ -210,8 +210,7 @@ describe.skipIf(NATS_SERVER === undefined)('NATS accounts and subject permission
     expect(processorErrors).toEqual([]);
 
     const { data, headers } = encodeActForNats(evict('e1', 9));
-    const { headers: toMsgHdrs } = await import('@nats-io/transport-node');
-    const h = toMsgHdrs();
+    const h = natsHeaders();
     for (const [k, v] of Object.entries(headers)) h.set(k, v);
     e1.publish('cachesage.act.e1.evict', data, { headers: h });
     await e1.flush();
