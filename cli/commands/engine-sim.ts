@@ -116,6 +116,11 @@ export function registerEngineSim(program: Command): void {
       const engines = integer('--engines', flags.engines, 1);
       const engineIndex = integer('--engine-index', flags.engineIndex, 0);
       const engineId = flags.engineId ?? `engine-${engineIndex}`;
+      if (!/^[^.*>\s]+$/.test(engineId)) {
+        throw new ConfigError(
+          `--engine-id: ${JSON.stringify(engineId)} must be one NATS subject token (no . * > or spaces)`,
+        );
+      }
       const seed = integer('--seed', flags.seed, Number.MIN_SAFE_INTEGER);
       const workloadSpec = flags.workload.trim();
       if (isSyntheticSpec(workloadSpec)) parseSyntheticSpec(workloadSpec);
@@ -128,6 +133,12 @@ export function registerEngineSim(program: Command): void {
       } catch (err) {
         throw new ConfigError(`--session-filter: ${(err as Error).message}`);
       }
+      const numbers = {
+        budgetBlocks: integer('--budget', flags.budget, 0),
+        concurrency: integer('--concurrency', flags.concurrency, 1),
+        cpuTierBlocks: integer('--cpu-tier-blocks', flags.cpuTierBlocks, 0),
+        speed: positive('--speed', flags.speed),
+      };
       const logger = createServiceLogger({ name: 'cachesage-engine-sim', level: flags.logLevel, base: { engineId } });
       const nonLlmAgents = flags.nonLlmAgents
         ?.split(',')
@@ -156,23 +167,27 @@ export function registerEngineSim(program: Command): void {
         reconnect: true,
         security: config.natsSecurity,
       });
-      const service = createEngineSimService({
-        workload,
-        engineIndex,
-        engines,
-        engineId,
-        budgetBlocks: integer('--budget', flags.budget, 0),
-        concurrency: integer('--concurrency', flags.concurrency, 1),
-        cpuTierBlocks: integer('--cpu-tier-blocks', flags.cpuTierBlocks, 0),
-        seed,
-        speed: positive('--speed', flags.speed),
-        kafka,
-        ...(flags.kvEventsTopic === undefined ? {} : { kvEventsTopic: flags.kvEventsTopic }),
-        ...(flags.requestsTopic === undefined ? {} : { requestsTopic: flags.requestsTopic }),
-        subscribe: natsSubscribe(nc, {
-          onDecodeError: (err, subject) => logger.warn({ err, subject }, 'act does not decode'),
-        }),
-      });
+      let service: ReturnType<typeof createEngineSimService>;
+      try {
+        service = createEngineSimService({
+          workload,
+          engineIndex,
+          engines,
+          engineId,
+          ...numbers,
+          seed,
+          kafka,
+          ...(flags.kvEventsTopic === undefined ? {} : { kvEventsTopic: flags.kvEventsTopic }),
+          ...(flags.requestsTopic === undefined ? {} : { requestsTopic: flags.requestsTopic }),
+          subscribe: natsSubscribe(nc, {
+            onDecodeError: (err, subject) => logger.warn({ err, subject }, 'act does not decode'),
+          }),
+        });
+      } catch (err) {
+        await kafka.close().catch(() => undefined);
+        await nc.close().catch(() => undefined);
+        throw err;
+      }
       await nc.flush();
       logger.info(
         { workload: workload.workloadId, sessions: workload.sessions.length, requests: service.requests, engines },

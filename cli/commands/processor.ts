@@ -138,6 +138,9 @@ export function registerProcessor(program: Command): void {
         registry: metrics.registry,
         health: () => processor.health(),
         status: () => processor.status(),
+      }).catch(async (err: unknown) => {
+        await processor.close();
+        throw err;
       });
       logger.info(
         { metricsPort: ops.port, brokers: config.kafkaBrokers, natsUrl: config.natsUrl, topics: processor.topics },

@@ -69,6 +69,8 @@ export interface EngineSideStatus {
   warm: number[];
   /** Next offset to deliver per `topic|partition`. */
   delivered: Record<string, string>;
+  /** Wall time the current assignment was taken up (preparation started). */
+  assignedAt: number | null;
   /** Wall time the current assignment was prepared (state ready, acts may flow). */
   preparedAt: number | null;
   preparedJoins: number;
@@ -160,6 +162,7 @@ export function startEngineSide(options: EngineSideOptions): EngineSide {
   const folded: OffsetTable = new Map();
   let warm = new Set<number>();
   let preparedAt: number | null = null;
+  let assignedAt: number | null = null;
   const rebuilds: RebuildRecord[] = [];
   let running: RunningTopology | undefined;
 
@@ -258,6 +261,7 @@ export function startEngineSide(options: EngineSideOptions): EngineSide {
   };
 
   const prepare = async (owned: readonly number[]): Promise<void> => {
+    assignedAt = Date.now();
     await running?.idle();
     metrics.ownedPartitions.set({ side: 'engine' }, owned.length);
     metrics.consumerLag.reset();
@@ -367,6 +371,7 @@ export function startEngineSide(options: EngineSideOptions): EngineSide {
       owned: ownedPartitions(kafkaSource),
       warm: [...warm].sort((a, b) => a - b),
       delivered: Object.fromEntries([...delivered].map(([k, v]) => [k, v.toString()])),
+      assignedAt,
       preparedAt,
       preparedJoins: source.preparedJoins,
       joins: kafkaSource.stats.joins,

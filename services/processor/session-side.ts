@@ -54,6 +54,7 @@ export interface SessionSideStatus {
   owned: number[];
   sessions: number;
   countKeys: string[];
+  assignedAt: number | null;
   preparedAt: number | null;
   preparedJoins: number;
   joins: number;
@@ -119,6 +120,7 @@ export function startSessionSide(options: SessionSideOptions): SessionSide {
   let owned = new Set<number>();
   let preparing = false;
   let preparedAt: number | null = null;
+  let assignedAt: number | null = null;
   let expired = 0;
   let running: RunningTopology | undefined;
 
@@ -135,6 +137,7 @@ export function startSessionSide(options: SessionSideOptions): SessionSide {
 
   const prepare = async (next: readonly number[]): Promise<void> => {
     preparing = true;
+    assignedAt = Date.now();
     try {
       await running?.idle();
       await group.settled();
@@ -218,6 +221,7 @@ export function startSessionSide(options: SessionSideOptions): SessionSide {
       owned: ownedPartitions(kafkaSource),
       sessions: positions.size,
       countKeys: [...counts.keys()].sort(),
+      assignedAt,
       preparedAt,
       preparedJoins: source.preparedJoins,
       joins: kafkaSource.stats.joins,
