@@ -9,7 +9,8 @@ import { transitionModelBytes } from './transition-model.js';
  * CacheSage (DESIGN §6): learns each workload's agent-transition matrix online, ranks cached contexts by their
  * survival value (will their agent speak again before they would be evicted?) and sends the engine eviction
  * priorities, then prefetches the likely next agents' contexts from the CPU tier at each step end.
- * Decision points: every request event (arrival and finish) of an engine.
+ * Decision points: every request event (arrival and finish) of an engine, and every GPU store that extends a running
+ * request's context (its output blocks get the context's priority before the request finishes).
  */
 export function createCacheSagePolicy(options: Partial<CacheSageOptions> = {}): Policy<CacheSageState> {
   const resolved = resolveCacheSageOptions(options);
@@ -17,8 +18,10 @@ export function createCacheSagePolicy(options: Partial<CacheSageOptions> = {}): 
     name: 'cachesage',
     createState: () => createCacheSageState(resolved),
     observe: observeEvent,
-    decisionPoint(_state, event): DecisionPoint | null {
-      if (event.type !== 'request') return null;
+    decisionPoint(state, event): DecisionPoint | null {
+      if (event.type === 'kv') {
+        return state.grewOn === null ? null : { engineId: state.grewOn, sessionId: null, now: event.event.ts };
+      }
       const ev = event.event;
       if (ev.phase !== 'ARRIVED' && ev.phase !== 'FINISHED') return null;
       return { engineId: ev.engineId, sessionId: ev.sessionId, now: ev.ts };

@@ -8,6 +8,9 @@ import { anchorValue, contextValues, discountOf } from './survival.js';
 /** Priority of a context whose session is over: evicted before anything else. */
 export const DEAD_PRIORITY = -1e6;
 
+/** Priority of a context whose request arrived and awaits its cache step: kept until it is used. */
+export const IN_USE_PRIORITY = 1e3;
+
 /** Value floor: contexts worth less than this tie at the bottom (in LRU order). */
 const MIN_VALUE = 1e-6;
 
@@ -41,6 +44,7 @@ export function scoreEngine(state: CacheSageState, point: DecisionPoint, isArriv
   const o = state.options;
   const e = engineOf(state, point.engineId);
   const changed: ScoredGroup[] = [];
+  if (point.sessionId === null && e.grown.length > 0) return scoreGrown(state, e, point);
   for (const id of e.dying) {
     const c = e.contexts.get(id);
     if (c === undefined) continue;
@@ -68,8 +72,8 @@ export function scoreEngine(state: CacheSageState, point: DecisionPoint, isArriv
     if (c.dead) continue;
     const w = workloadOf(state, state.sessions.get(c.sessionId)?.workloadId ?? '');
     const anchorLen = Math.min(w.anchorLen.get(c.agent) ?? 0, c.full.length);
-    const priority = priorityOf(values.get(c.id) ?? 0, e.freshValue, o.priorityResolution);
-    const g = changedContext(c, priority, anchorLen);
+    c.valuePriority = priorityOf(values.get(c.id) ?? 0, e.freshValue, o.priorityResolution);
+    const g = changedContext(c, c.running ? IN_USE_PRIORITY : c.valuePriority, anchorLen);
     if (g !== null) changed.push(g);
   }
   const gamma = discountOf(e, o.lifetimeScale);
@@ -79,6 +83,22 @@ export function scoreEngine(state: CacheSageState, point: DecisionPoint, isArriv
     if (!needsBlocks && a.sentPriority === priority) continue;
     changed.push({ contextId: a.id, blockHashes: needsBlocks ? (a.blocks as BlockHash[]) : [], value: priority });
   }
+  return { engineId: e.id, now: point.now, changed };
+}
+
+/** Re-registers the contexts that grew from KV events (a running request's output), at their last priority. */
+function scoreGrown(state: CacheSageState, e: EngineState, point: DecisionPoint): Scores {
+  const changed: ScoredGroup[] = [];
+  for (const id of new Set(e.grown)) {
+    const c = e.contexts.get(id);
+    if (c === undefined || c.dead || c.registeredLength === null) continue;
+    const w = workloadOf(state, state.sessions.get(c.sessionId)?.workloadId ?? '');
+    const anchorLen = Math.min(w.anchorLen.get(c.agent) ?? 0, c.full.length);
+    const priority = c.running ? IN_USE_PRIORITY : Number.isNaN(c.valuePriority) ? 0 : c.valuePriority;
+    const g = changedContext(c, priority, anchorLen);
+    if (g !== null) changed.push(g);
+  }
+  e.grown.length = 0;
   return { engineId: e.id, now: point.now, changed };
 }
 

@@ -1,7 +1,9 @@
 import type { ObservedEvent } from '../../policies/policy.js';
 import type { BlockHash, KvEvent, RequestEvent } from '../../schemas/types.js';
+import { answerLiveness, livenessKey, livenessP, livenessPrior } from './liveness.js';
 import { predictNextAgent } from './predict.js';
 import { askReturns, closeReturns, settleReturns } from './return-model.js';
+import { answerQuestions, FINISH_RUNNING, finishFeature, questionFeatures } from './return-time.js';
 import {
   type CacheSageState,
   type ContextState,
@@ -16,6 +18,7 @@ import { agentIndex, END, observeLength, observeRank, observeStart, observeTrans
 /** Folds one event into CacheSage's state (DESIGN §6: observe). */
 export function observeEvent(state: CacheSageState, event: ObservedEvent): void {
   state.arrivalSession = event.type === 'request' && event.event.phase === 'ARRIVED' ? event.event.sessionId : null;
+  state.grewOn = null;
   if (event.type === 'kv') observeKv(state, event.event);
   else if (event.event.phase === 'ARRIVED') observeArrival(state, event.event);
   else if (event.event.phase === 'FINISHED') observeFinish(state, event.event);
@@ -31,10 +34,34 @@ function observeKv(state: CacheSageState, ev: KvEvent): void {
   const set = ev.medium === 'GPU' ? e.resident : e.cpu;
   if (ev.kind === 'BLOCK_STORED') {
     for (const h of ev.blockHashes) set.add(h);
-    if (ev.medium === 'GPU') e.storedSinceArrival += ev.blockHashes.length;
+    if (ev.medium === 'GPU') {
+      e.storedSinceArrival += ev.blockHashes.length;
+      if (ev.parentHash !== null && e.tails.size > 0) growContext(state, e, ev.parentHash, ev.blockHashes);
+    }
   } else {
     for (const h of ev.blockHashes) set.delete(h);
   }
+}
+
+/** GPU blocks stored right after a running request's context (its output): the context grows by them. */
+function growContext(state: CacheSageState, e: EngineState, parent: BlockHash, blocks: readonly BlockHash[]): void {
+  const id = e.tails.get(parent);
+  if (id === undefined || blocks.length === 0) return;
+  e.tails.delete(parent);
+  const c = e.contexts.get(id);
+  if (c === undefined || c.dead || c.tail !== parent || c.full[c.full.length - 1] !== parent) return;
+  c.full = c.full.concat(blocks);
+  c.running = false;
+  c.tail = blocks[blocks.length - 1] as BlockHash;
+  e.tails.set(c.tail, id);
+  e.grown.push(id);
+  state.grewOn = e.id;
+}
+
+function setTail(e: EngineState, c: ContextState, tail: BlockHash | null): void {
+  if (c.tail !== null && e.tails.get(c.tail) === c.id) e.tails.delete(c.tail);
+  c.tail = tail;
+  if (tail !== null) e.tails.set(tail, c.id);
 }
 
 function lcp(a: readonly BlockHash[], b: readonly BlockHash[], max: number): number {
@@ -65,7 +92,7 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
     cur: null,
     steps: 0,
     lastClock: e.clock,
-    interval: Math.max(1, e.sessions.size + 1),
+    interval: e.gap > 0 ? e.gap : Math.max(1, e.sessions.size + 1),
     lastTs: ev.ts,
     local: new Map(),
     localTotals: new Map(),
@@ -73,6 +100,10 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
     contexts: new Map(),
     toolRunning: false,
     pending: [],
+    finish: FINISH_RUNNING,
+    questions: [],
+    liveKeys: [],
+    alive: 1,
   };
   state.sessions.set(s.id, s);
   e.sessions.add(s.id);
@@ -80,6 +111,11 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
 }
 
 /** Ends a session: counts END after its last agent and marks its contexts dead. */
+/** Return-time features of the session's agent at recency rank `r`. */
+export function sessionFeatures(s: SessionState, r: number): number[] {
+  return questionFeatures(r, s.finish, s.seen.length, s.steps, s.cur ?? -1, s.seen[r] as number, s.prev ?? -1);
+}
+
 export function endSession(state: CacheSageState, s: SessionState): void {
   const w = workloadOf(state, s.workloadId);
   if (s.cur !== null) {
@@ -87,6 +123,15 @@ export function endSession(state: CacheSageState, s: SessionState): void {
     observeLength(w.model, s.steps);
   }
   closeReturns(w, s);
+  const eng = engineOf(state, s.engineId);
+  eng.dropped.set(s.id, { workloadId: s.workloadId, keys: s.liveKeys, clock: eng.clock });
+  const rt = returnTimeOptions(state);
+  answerQuestions(
+    w.times,
+    s.questions.map((q) => ({ q, outcome: 0 })),
+    rt,
+  );
+  s.questions = [];
   const e = engineOf(state, s.engineId);
   for (const id of s.contexts.values()) killContext(e, id);
   e.sessions.delete(s.id);
@@ -98,17 +143,40 @@ function killContext(e: EngineState, id: string): void {
   const c = e.contexts.get(id);
   if (c === undefined || c.dead) return;
   c.dead = true;
+  setTail(e, c, null);
   e.dying.push(id);
 }
 
-/** Ends the sessions of an engine that are overdue or idle. */
+/** Requests after which a dropped session that has not come back counts as over (its questions answered no). */
+const DROPPED_WINDOW = 64;
+
+/** Ends the sessions of an engine that are overdue, idle, or very likely over (learned liveness). */
 export function expireSessions(state: CacheSageState, e: EngineState, nowMs: number): void {
   const o = state.options;
   for (const id of e.sessions) {
     const s = state.sessions.get(id);
     if (s === undefined) continue;
     const overdue = e.clock - s.lastClock > o.sessionOverdueIntervals * s.interval + 1;
-    if (overdue || nowMs - s.lastTs > o.sessionIdleMs) endSession(state, s);
+    if (overdue || s.alive < o.sessionOverProbability || nowMs - s.lastTs > o.sessionIdleMs) endSession(state, s);
+  }
+  for (const [id, d] of e.dropped) {
+    if (e.clock - d.clock <= DROPPED_WINDOW) break;
+    answerLiveness(workloadOf(state, d.workloadId).liveness, d.keys, false);
+    e.dropped.delete(id);
+  }
+}
+
+/** A request of session `arriving` came: asks every other session of the engine that is about due. */
+function askLiveness(state: CacheSageState, e: EngineState, arriving: string, newArrival: boolean): void {
+  for (const id of e.sessions) {
+    if (id === arriving) continue;
+    const s = state.sessions.get(id);
+    if (s === undefined) continue;
+    const elapsed = e.clock - s.lastClock;
+    const key = livenessKey(elapsed, s.interval, newArrival);
+    if (key < 0) continue;
+    if (s.liveKeys.length < 32) s.liveKeys.push(key);
+    s.alive = livenessP(workloadOf(state, s.workloadId).liveness, key, livenessPrior(elapsed, s.interval));
   }
 }
 
@@ -123,6 +191,17 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
   e.storedSinceArrival = 0;
 
   let s = state.sessions.get(ev.sessionId);
+  const back = e.dropped.get(ev.sessionId);
+  if (back !== undefined) {
+    answerLiveness(workloadOf(state, back.workloadId).liveness, back.keys, true);
+    e.dropped.delete(ev.sessionId);
+  }
+  if (s !== undefined) {
+    answerLiveness(w.liveness, s.liveKeys, true);
+    s.liveKeys = [];
+    s.alive = 1;
+  }
+  askLiveness(state, e, ev.sessionId, s === undefined);
   if (s !== undefined && s.engineId !== ev.engineId) {
     endSessionOnEngine(state, s);
     s.engineId = ev.engineId;
@@ -149,8 +228,10 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
     s.localTotals.set(s.cur, (s.localTotals.get(s.cur) ?? 0) + 1);
     const gap = e.clock - s.lastClock;
     s.interval = (1 - o.ewmaAlpha) * s.interval + o.ewmaAlpha * gap;
+    e.gap = e.gap === 0 ? gap : (1 - o.ewmaAlpha) * e.gap + o.ewmaAlpha * gap;
   }
   settleReturns(w, s, a, o.horizonSteps);
+  settleQuestions(state, w, s, a);
   s.prev = s.cur;
   s.cur = a;
   s.steps++;
@@ -164,6 +245,8 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
   }
 
   askReturns(s);
+  s.finish = FINISH_RUNNING;
+  askQuestions(s);
   learnAnchor(w, a, s.id, ev.blockHashes, o.anchorMaxBlocks);
   updateAnchor(state, e, w, a, ev.blockHashes);
   updateContext(e, w, s, a, ev.blockHashes);
@@ -224,6 +307,8 @@ function updateContext(
     const extends_ = n === 0 || (blocks.length >= n && blocks[n - 1] === c.full[n - 1]);
     if (extends_) {
       c.full = blocks;
+      c.running = blocks.length > 0;
+      setTail(e, c, blocks.length > 0 ? (blocks[blocks.length - 1] as BlockHash) : null);
       return;
     }
     killContext(e, c.id);
@@ -239,7 +324,11 @@ function updateContext(
     registeredLength: null,
     sentPriority: Number.NaN,
     dead: false,
+    tail: null,
+    running: blocks.length > 0,
+    valuePriority: Number.NaN,
   };
+  setTail(e, ctx, blocks.length > 0 ? (blocks[blocks.length - 1] as BlockHash) : null);
   e.contexts.set(ctx.id, ctx);
   s.contexts.set(agent, ctx.id);
 }
@@ -254,11 +343,45 @@ function observeFinish(state: CacheSageState, ev: RequestEvent): void {
   const id = s.contexts.get(a);
   const c = id === undefined ? undefined : e.contexts.get(id);
   if (c === undefined || c.dead) return;
-  if (ev.outputBlockHashes.length > 0) {
+  setTail(e, c, null);
+  c.running = false;
+  const out = ev.outputBlockHashes;
+  if (out.length > 0) {
     const n = ev.blockHashes.length;
-    if (c.full.length === n && c.full[n - 1] === ev.blockHashes[n - 1]) {
-      c.full = c.full.concat(ev.outputBlockHashes);
-    }
+    const total = n + out.length;
+    const samePrompt = n === 0 || (c.full.length >= n && c.full[n - 1] === ev.blockHashes[n - 1]);
+    if (samePrompt && c.full[total - 1] !== out[out.length - 1]) c.full = ev.blockHashes.concat(out);
   }
   s.toolRunning = ev.toolCall !== null;
+  s.finish = finishFeature(ev.outputTokens, ev.toolCall !== null);
+  askQuestions(s);
+}
+
+function returnTimeOptions(state: CacheSageState) {
+  const o = state.options;
+  return { horizon: o.horizonSteps, smoothing: o.returnSmoothing, mixRate: o.returnMixRate };
+}
+
+/** The session's next step is by `agent`: answers the questions it settles. */
+function settleQuestions(state: CacheSageState, w: WorkloadModel, s: SessionState, agent: number): void {
+  const rt = returnTimeOptions(state);
+  const step = s.steps + 1;
+  const keep = [];
+  const answers = [];
+  for (const q of s.questions) {
+    const k = step - q.step;
+    if (q.agent === agent) answers.push({ q, outcome: k });
+    else if (k >= rt.horizon) answers.push({ q, outcome: 0 });
+    else keep.push(q);
+  }
+  answerQuestions(w.times, answers, rt);
+  s.questions = keep;
+}
+
+/** Asks, for every agent the session has seen, when it speaks next (features as the session stands now). */
+function askQuestions(s: SessionState): void {
+  for (let r = 0; r < s.seen.length; r++) {
+    const agent = s.seen[r] as number;
+    s.questions.push({ step: s.steps, agent, features: sessionFeatures(s, r) });
+  }
 }

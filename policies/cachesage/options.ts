@@ -24,6 +24,8 @@ export interface CacheSageOptions {
   sessionIdleMs: number;
   /** A session silent for more than this many of its own intervals (in engine requests) is over. */
   sessionOverdueIntervals: number;
+  /** A session whose learned chance of coming back falls below this is over. */
+  sessionOverProbability: number;
   /** Prefetch the context of a predicted next agent when its probability is at least this. */
   prefetchMinProbability: number;
   /** At most this many agents' contexts are prefetched per step end. */
@@ -32,6 +34,12 @@ export interface CacheSageOptions {
   prefetchDeadlineMs: number;
   /** ttl of eviction hints. */
   hintTtlMs: number;
+  /** Smoothing weight of a return-time level towards the coarser one. */
+  returnSmoothing: number;
+  /** Sharpness of the return-time expert mixture (per answered question of log loss). */
+  returnMixRate: number;
+  /** Where f_k comes from: 0 the transition chain sharpened by the return model, 1 the return-time mixture. */
+  returnMode: number;
   /** Leading blocks compared when learning an agent's anchor (shared prefix across sessions). */
   anchorMaxBlocks: number;
 }
@@ -46,11 +54,15 @@ export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   anchorRateAlpha: 0.05,
   sessionIdleMs: 10 * 60_000,
   sessionOverdueIntervals: 3,
+  sessionOverProbability: 0.02,
   prefetchMinProbability: 0.3,
   prefetchMaxAgents: 2,
   prefetchDeadlineMs: 30_000,
   hintTtlMs: 30_000,
   anchorMaxBlocks: 4096,
+  returnSmoothing: 2,
+  returnMixRate: 0.03,
+  returnMode: 0,
 };
 
 export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): CacheSageOptions {
@@ -79,11 +91,15 @@ export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): 
   positive('sessionIdleMs', o.sessionIdleMs);
   positive('sessionOverdueIntervals', o.sessionOverdueIntervals);
   unit('prefetchMinProbability', o.prefetchMinProbability);
+  unit('sessionOverProbability', o.sessionOverProbability);
   if (!Number.isInteger(o.prefetchMaxAgents) || o.prefetchMaxAgents < 0) {
     throw new ConfigError('cachesage: prefetchMaxAgents must be an integer ≥ 0');
   }
   positive('prefetchDeadlineMs', o.prefetchDeadlineMs);
   positive('hintTtlMs', o.hintTtlMs);
   positive('anchorMaxBlocks', o.anchorMaxBlocks);
+  positive('returnSmoothing', o.returnSmoothing);
+  positive('returnMixRate', o.returnMixRate);
+  if (o.returnMode !== 0 && o.returnMode !== 1) throw new ConfigError('cachesage: returnMode must be 0 or 1');
   return o;
 }

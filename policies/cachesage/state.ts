@@ -1,6 +1,8 @@
 import type { BlockHash } from '../../schemas/types.js';
+import { createLivenessModel, type LivenessModel } from './liveness.js';
 import type { CacheSageOptions } from './options.js';
 import { createReturnModel, type PendingReturn, type ReturnModel } from './return-model.js';
+import { createReturnTimeModel, type ReturnQuestion, type ReturnTimeModel } from './return-time.js';
 import { createTransitionModel, type TransitionModel } from './transition-model.js';
 
 /**
@@ -20,6 +22,8 @@ export interface CacheSageState {
   stats: CacheSageStats;
   /** Session of the arrival being decided on (set by observe, read by score), null for other events. */
   arrivalSession: string | null;
+  /** Engine whose running request's context grew by the KV event just observed (a decision point), else null. */
+  grewOn: string | null;
 }
 
 export interface CacheSageStats {
@@ -36,6 +40,10 @@ export interface WorkloadModel {
   model: TransitionModel;
   /** Whether an agent speaks again within the horizon, by rank, agents seen and steps made. */
   returns: ReturnModel;
+  /** When each seen agent of a session speaks next (see `return-time.ts`). */
+  times: ReturnTimeModel;
+  /** Whether a late session comes back (see `liveness.ts`). */
+  liveness: LivenessModel;
   /** Per agent index: the last prompt seen (session and blocks), to learn the anchor from the next session. */
   lastPrompt: Map<number, { sessionId: string; blocks: readonly BlockHash[] }>;
   /** Per agent index: anchor length in blocks (shared prefix across sessions). */
@@ -69,6 +77,13 @@ export interface SessionState {
   toolRunning: boolean;
   /** Return questions not answered yet (see `return-model.ts`). */
   pending: PendingReturn[];
+  /** How the latest step ended (`finishFeature`), FINISH_RUNNING until its FINISHED event. */
+  finish: number;
+  /** Return-time questions not answered yet. */
+  questions: ReturnQuestion[];
+  /** Liveness questions asked since the session's latest arrival (keys), and the latest answer's estimate. */
+  liveKeys: number[];
+  alive: number;
 }
 
 export interface ContextState {
@@ -86,6 +101,12 @@ export interface ContextState {
   sentPriority: number;
   /** Set when the session is over or the context was replaced: its blocks are worth nothing. */
   dead: boolean;
+  /** Last block of the running request's context while its output is being stored (null when not running). */
+  tail: BlockHash | null;
+  /** A request of this context arrived and has not reached its cache step yet: its blocks are about to be used. */
+  running: boolean;
+  /** Priority from the context's survival value (what it gets once its request has been served). */
+  valuePriority: number;
 }
 
 export interface AnchorState {
@@ -115,6 +136,14 @@ export interface EngineState {
   anchors: Map<string, AnchorState>;
   /** Contexts that died since the last act, to be sent at the lowest priority once. */
   dying: string[];
+  /** Moving average of the engine requests between a session's arrivals, over every session (0: none yet). */
+  gap: number;
+  /** Sessions dropped as over, with their unanswered liveness questions, until they come back or age out. */
+  dropped: Map<string, { workloadId: string; keys: number[]; clock: number }>;
+  /** Running requests' contexts by their last block: GPU blocks stored after it extend the context. */
+  tails: Map<BlockHash, string>;
+  /** Contexts that grew from KV events since the last act. */
+  grown: string[];
 }
 
 export function createCacheSageState(options: CacheSageOptions): CacheSageState {
@@ -125,6 +154,7 @@ export function createCacheSageState(options: CacheSageOptions): CacheSageState 
     engines: new Map(),
     stats: { predictions: 0, top1Correct: 0, hintEntries: 0, prefetches: 0, sessionsExpired: 0 },
     arrivalSession: null,
+    grewOn: null,
   };
 }
 
@@ -135,6 +165,8 @@ export function workloadOf(state: CacheSageState, id: string): WorkloadModel {
       id,
       model: createTransitionModel(state.options.model),
       returns: createReturnModel(),
+      times: createReturnTimeModel(state.options.horizonSteps),
+      liveness: createLivenessModel(),
       lastPrompt: new Map(),
       anchorLen: new Map(),
       anchorEpoch: 0,
@@ -159,6 +191,10 @@ export function engineOf(state: CacheSageState, id: string): EngineState {
       contexts: new Map(),
       anchors: new Map(),
       dying: [],
+      gap: 0,
+      dropped: new Map(),
+      tails: new Map(),
+      grown: [],
     };
     state.engines.set(id, e);
   }

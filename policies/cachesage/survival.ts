@@ -1,6 +1,8 @@
 import { type ChainView, chainP, chainView, otherPrior } from './chain.js';
+import { sessionFeatures } from './observe.js';
 import type { CacheSageOptions } from './options.js';
 import { baseReturnRate, returnKey, returnP } from './return-model.js';
+import { returnTimeP } from './return-time.js';
 import type { EngineState, SessionState, WorkloadModel } from './state.js';
 import { END, lengthHazard, marginalP } from './transition-model.js';
 
@@ -145,10 +147,8 @@ export function firstPassage(step: NextStep, target: number, horizon: number, ou
 }
 
 /** Probability that the session is still running, from how overdue its next arrival is. */
-export function aliveProbability(e: EngineState, s: SessionState): number {
-  const elapsed = e.clock - s.lastClock;
-  const overdue = elapsed - s.interval;
-  return overdue > 0 ? Math.exp(-overdue / Math.max(1, s.interval)) : 1;
+export function aliveProbability(_e: EngineState, s: SessionState): number {
+  return s.alive;
 }
 
 /** Engine requests until the session's next arrival is due (at least 1). */
@@ -163,26 +163,31 @@ export function discountOf(e: EngineState, lifetimeScale = 1): number {
   return Math.exp(-1 / lifetime);
 }
 
-/** V(s, a) for every agent seen in the session, by agent index. */
-export function contextValues(
+/**
+ * For every agent seen in the session (by agent index): f_k, k = 1..H, the probability that it first speaks again
+ * at the session's k-th next step (the chain's first passage, sharpened by the learned return model).
+ */
+export function returnDistributions(
   w: WorkloadModel,
-  e: EngineState,
   s: SessionState,
   options: CacheSageOptions,
-): Map<number, number> {
-  const values = new Map<number, number>();
+): Map<number, Float64Array> {
+  const out = new Map<number, Float64Array>();
+  if (options.returnMode === 1 && s.cur !== null) {
+    const rt = { horizon: options.horizonSteps, smoothing: options.returnSmoothing, mixRate: options.returnMixRate };
+    const p = new Float64Array(options.horizonSteps + 1);
+    for (let r = 0; r < s.seen.length; r++) {
+      returnTimeP(w.times, sessionFeatures(s, r), rt, p);
+      out.set(s.seen[r] as number, p.slice(1));
+    }
+    return out;
+  }
   const step = nextStep(w, s, options);
-  if (step === null) return values;
+  if (step === null) return out;
   const H = options.horizonSteps;
-  const gamma = discountOf(e, options.lifetimeScale);
-  const alive = aliveProbability(e, s);
-  const wait = dueIn(e, s);
-  const f = new Float64Array(H);
-  const discounts = new Float64Array(H);
-  for (let k = 0; k < H; k++) discounts[k] = gamma ** (wait + k * Math.max(1, s.interval));
   const base = baseReturnRate(w.returns);
   for (let i = 0; i < step.states.length - 1; i++) {
-    firstPassage(step, i, H, f);
+    const f = firstPassage(step, i, H, new Float64Array(H));
     let chain = 0;
     for (let k = 0; k < H; k++) chain += f[k] as number;
     if (chain > 0 && w.returns.total > 0) {
@@ -192,9 +197,31 @@ export function contextValues(
       const scale = Math.min(1 / chain, combined / chain);
       for (let k = 0; k < H; k++) f[k] = (f[k] as number) * scale;
     }
+    out.set(step.states[i] as number, f);
+  }
+  return out;
+}
+
+/** V(s, a) for every agent seen in the session, by agent index. */
+export function contextValues(
+  w: WorkloadModel,
+  e: EngineState,
+  s: SessionState,
+  options: CacheSageOptions,
+): Map<number, number> {
+  const values = new Map<number, number>();
+  const dists = returnDistributions(w, s, options);
+  if (dists.size === 0) return values;
+  const H = options.horizonSteps;
+  const gamma = discountOf(e, options.lifetimeScale);
+  const alive = aliveProbability(e, s);
+  const wait = dueIn(e, s);
+  const discounts = new Float64Array(H);
+  for (let k = 0; k < H; k++) discounts[k] = gamma ** (wait + k * Math.max(1, s.interval));
+  for (const [agent, f] of dists) {
     let v = 0;
     for (let k = 0; k < H; k++) v += (f[k] as number) * (discounts[k] as number);
-    values.set(step.states[i] as number, alive * v);
+    values.set(agent, alive * v);
   }
   return values;
 }

@@ -1,0 +1,193 @@
+/**
+ * When does an agent of a session speak next? For a context (s, a), the distribution of the number of session steps
+ * k = 1..H until a's next step, or "not within H" (class 0, which includes the session's END), learned per workload
+ * from how the question turned out for earlier steps.
+ *
+ * Each question is described by a few small features: a's recency rank in the session, how the latest step ended
+ * (running, or its output size and whether it called a tool), agents seen, steps made, and the names of a, of the
+ * last speaker and of the one before. Several experts count outcomes over nested keys of these features (each level
+ * smoothed towards the coarser one, so an expert backs off to name-free evidence where names are new), and their
+ * predictions are mixed with weights that follow each expert's online log loss on the workload: the workload itself
+ * selects which evidence predicts it, with one parameter set everywhere.
+ */
+export const RT_FEATURES = ['rank', 'finish', 'seen', 'steps', 'cur', 'agent', 'prev'] as const;
+const F_RANK = 0;
+const F_FINISH = 1;
+const F_SEEN = 2;
+const F_STEPS = 3;
+const F_CUR = 4;
+const F_AGENT = 5;
+const F_PREV = 6;
+
+/** Caps of the small features (values above share the last bin). */
+const RANK_CAP = 5;
+const SEEN_CAP = 6;
+const STEPS_CAP = 15;
+/** `finish` while the latest step is still running. */
+export const FINISH_RUNNING = 8;
+
+/** Experts: feature indices in the order their keys nest (coarse to fine). */
+export const RT_EXPERTS: readonly (readonly number[])[] = [
+  [F_RANK, F_SEEN, F_STEPS],
+  [F_RANK, F_FINISH, F_SEEN, F_STEPS],
+  [F_RANK, F_FINISH, F_CUR, F_AGENT],
+  [F_RANK, F_FINISH, F_SEEN, F_CUR, F_AGENT, F_STEPS],
+  [F_RANK, F_CUR, F_AGENT, F_PREV],
+];
+
+export interface ReturnTimeModel {
+  horizon: number;
+  /** Per expert, per level: key → outcome counts (index 0: not within H; k: at step k). */
+  tables: Map<number, Float64Array>[][];
+  /** Cumulative log loss of each expert on answered questions. */
+  loss: Float64Array;
+  answered: number;
+}
+
+/** A question waiting for its answer: when does `agent` speak after step `step`? */
+export interface ReturnQuestion {
+  step: number;
+  agent: number;
+  features: number[];
+}
+
+/** Experts that do not key on how the latest step ended learn from one question per step (the finished one). */
+function learnsFrom(expert: readonly number[], q: ReturnQuestion): boolean {
+  return q.features[F_FINISH] !== FINISH_RUNNING || expert.includes(F_FINISH);
+}
+
+export interface ReturnTimeOptions {
+  horizon: number;
+  /** Smoothing weight of a level towards the coarser one. */
+  smoothing: number;
+  /** Sharpness of the expert mixture (per answered question of log loss). */
+  mixRate: number;
+}
+
+export function createReturnTimeModel(horizon: number): ReturnTimeModel {
+  return {
+    horizon,
+    tables: RT_EXPERTS.map((levels) => levels.map(() => new Map())),
+    loss: new Float64Array(RT_EXPERTS.length),
+    answered: 0,
+  };
+}
+
+/** Output-size bin of a finished step (0..3), times two, plus one when it called a tool. */
+export function finishFeature(outputTokens: number, toolCall: boolean): number {
+  const bin = outputTokens < 8 ? 0 : outputTokens < 64 ? 1 : outputTokens < 256 ? 2 : 3;
+  return bin * 2 + (toolCall ? 1 : 0);
+}
+
+/** Features of the question for an agent at recency `rank` (agent indices: -1 for none). */
+export function questionFeatures(
+  rank: number,
+  finish: number,
+  seen: number,
+  steps: number,
+  cur: number,
+  agent: number,
+  prev: number,
+): number[] {
+  return [Math.min(rank, RANK_CAP), finish, Math.min(seen, SEEN_CAP), Math.min(steps, STEPS_CAP), cur, agent, prev];
+}
+
+/** Agent indices above this share one name bin (keys stay exact doubles: at most 3 names + 4 small features). */
+const NAME_CAP = 4094;
+
+/** Key of level `level` of an expert: the features up to it, packed in mixed radix (4 bits or 12 bits each). */
+function keyOf(expert: readonly number[], level: number, f: readonly number[]): number {
+  let key = 0;
+  for (let i = 0; i <= level; i++) {
+    const fi = expert[i] as number;
+    const v = f[fi] as number;
+    key = fi >= F_CUR ? key * 4096 + Math.min(v, NAME_CAP) + 1 : key * 16 + v;
+  }
+  return key;
+}
+
+function expertPredict(
+  m: ReturnTimeModel,
+  e: number,
+  f: readonly number[],
+  smoothing: number,
+  out: Float64Array,
+): Float64Array {
+  const n = m.horizon + 1;
+  out.fill(1 / n);
+  const expert = RT_EXPERTS[e] as readonly number[];
+  const tables = m.tables[e] as Map<number, Float64Array>[];
+  let parentTotal = -1;
+  for (let l = 0; l < expert.length; l++) {
+    const c = (tables[l] as Map<number, Float64Array>).get(keyOf(expert, l, f));
+    if (c === undefined) break;
+    let total = 0;
+    for (let k = 0; k < n; k++) total += c[k] as number;
+    if (total === parentTotal) continue;
+    parentTotal = total;
+    for (let k = 0; k < n; k++) out[k] = ((c[k] as number) + smoothing * (out[k] as number)) / (total + smoothing);
+  }
+  return out;
+}
+
+/** The mixture's distribution for one question: index 0 not within H, k the k-th next step. */
+export function returnTimeP(
+  m: ReturnTimeModel,
+  f: readonly number[],
+  o: ReturnTimeOptions,
+  out: Float64Array,
+): Float64Array {
+  const n = m.horizon + 1;
+  out.fill(0);
+  let minLoss = Number.POSITIVE_INFINITY;
+  for (const l of m.loss) minLoss = Math.min(minLoss, l);
+  const tmp = new Float64Array(n);
+  let wsum = 0;
+  for (let e = 0; e < RT_EXPERTS.length; e++) {
+    const w = Math.exp(-o.mixRate * ((m.loss[e] as number) - minLoss));
+    if (w < 1e-6) continue;
+    expertPredict(m, e, f, o.smoothing, tmp);
+    for (let k = 0; k < n; k++) out[k] = (out[k] as number) + w * (tmp[k] as number);
+    wsum += w;
+  }
+  for (let k = 0; k < n; k++) out[k] = (out[k] as number) / wsum;
+  return out;
+}
+
+/**
+ * Records answers (0: not within H, else the step) of questions settled together: every expert is scored on all of
+ * them before any count moves, so questions that share a step never see each other's outcome.
+ */
+export function answerQuestions(
+  m: ReturnTimeModel,
+  answers: readonly { q: ReturnQuestion; outcome: number }[],
+  o: ReturnTimeOptions,
+): void {
+  if (answers.length === 0) return;
+  const n = m.horizon + 1;
+  const tmp = new Float64Array(n);
+  for (const { q, outcome } of answers) {
+    for (let e = 0; e < RT_EXPERTS.length; e++) {
+      expertPredict(m, e, q.features, o.smoothing, tmp);
+      m.loss[e] = (m.loss[e] as number) - Math.log(Math.max(1e-9, tmp[outcome] as number));
+    }
+  }
+  for (const { q, outcome } of answers) {
+    for (let e = 0; e < RT_EXPERTS.length; e++) {
+      const expert = RT_EXPERTS[e] as readonly number[];
+      if (!learnsFrom(expert, q)) continue;
+      const tables = m.tables[e] as Map<number, Float64Array>[];
+      for (let l = 0; l < expert.length; l++) {
+        const table = tables[l] as Map<number, Float64Array>;
+        const key = keyOf(expert, l, q.features);
+        let c = table.get(key);
+        if (c === undefined) {
+          c = new Float64Array(n);
+          table.set(key, c);
+        }
+        c[outcome] = (c[outcome] as number) + 1;
+      }
+    }
+    m.answered++;
+  }
+}
