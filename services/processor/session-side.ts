@@ -144,6 +144,7 @@ export function startSessionSide(options: SessionSideOptions): SessionSide {
       await Promise.all([modelTable.caughtUp(), sessionsTable.caughtUp()]);
       for (const key of [...counts.keys()]) counts.forget(key);
       for (const key of [...positions.keys()]) positions.forget(key);
+      clock.reset();
       owned = new Set(next);
       for (const [key, row] of modelTable.rows) {
         if (owned.has(row.value.partition)) counts.load(key, copyUpdate(row.value));
@@ -151,7 +152,7 @@ export function startSessionSide(options: SessionSideOptions): SessionSide {
       for (const [sessionId, row] of sessionsTable.rows) {
         if (!owned.has(partitionOf(sessionId))) continue;
         positions.load(sessionId, { ...row.value });
-        clock.observe(row.value.lastTs);
+        clock.observe(partitionOf(sessionId), row.value.lastTs);
       }
       preparedAt = Date.now();
       metrics.ownedPartitions.set({ side: 'session' }, owned.size);
@@ -191,9 +192,9 @@ export function startSessionSide(options: SessionSideOptions): SessionSide {
         trackSessions({
           stage: ctx.stage.name,
           stores: sessionStores,
-          onOutcome: (outcome, event) => {
+          onOutcome: (outcome, event, partition) => {
             metrics.sessionEvents.inc({ outcome });
-            clock.observe(event.ts);
+            clock.observe(partition, event.ts);
           },
         }),
     },
@@ -203,7 +204,7 @@ export function startSessionSide(options: SessionSideOptions): SessionSide {
   const expiryMs = options.expiryIntervalMs ?? Math.max(50, Math.min(1000, idleMs / 4));
   const expiryTimer = setInterval(() => {
     if (preparing || owned.size === 0 || topologyRun.stats.state !== 'running') return;
-    const ended = expireIdleSessions(sessionStores, clock.now(), idleMs, partitionOf);
+    const ended = expireIdleSessions(sessionStores, (p) => clock.now(p), idleMs, partitionOf);
     if (ended.length === 0) return;
     expired += ended.length;
     metrics.sessionsExpired.inc(ended.length);

@@ -58,23 +58,25 @@ export function trackRequest(
 }
 
 /**
- * Ends every session whose last call is more than `idleMs` before `nowMs`: counts its last agent → END in the counts
- * of its partition (the offset they cover does not move) and deletes its position (a tombstone). Returns the ended
- * session ids.
+ * Ends every session whose last call is more than `idleMs` before the event time of its partition (`nowOf`):
+ * counts its last agent → END in the counts of its partition (the offset they cover does not move) and deletes its
+ * position (a tombstone). Returns the ended session ids.
  */
 export function expireIdleSessions(
   stores: SessionStores,
-  nowMs: number,
+  nowOf: (partition: number) => number,
   idleMs: number,
   partitionOf: (sessionId: string) => number,
 ): string[] {
   const ended: string[] = [];
   for (const [sessionId, position] of [...stores.positions.entries()]) {
+    const partition = partitionOf(sessionId);
+    const nowMs = nowOf(partition);
     if (nowMs - position.lastTs <= idleMs) continue;
-    const key = modelKey(position.workloadId, partitionOf(sessionId));
-    const counts = stores.counts.get(key) ?? emptyModelUpdate(position.workloadId, partitionOf(sessionId));
+    const key = modelKey(position.workloadId, partition);
+    const counts = stores.counts.get(key) ?? emptyModelUpdate(position.workloadId, partition);
     addTransition(counts, position.lastAgent, END_AGENT);
-    counts.updatedAt = nowMs;
+    counts.updatedAt = Math.round(nowMs);
     stores.counts.put(key, counts);
     stores.positions.delete(sessionId);
     ended.push(sessionId);
@@ -85,8 +87,8 @@ export function expireIdleSessions(
 export interface TrackSessionsOptions {
   stage: string;
   stores: SessionStores;
-  /** Told about every outcome (metrics). */
-  onOutcome?: (outcome: TrackOutcome, event: RequestEvent) => void;
+  /** Told about every outcome with the record's partition (metrics, stream time). */
+  onOutcome?: (outcome: TrackOutcome, event: RequestEvent, partition: number) => void;
 }
 
 /** The `track-sessions` stage: `trackRequest` for every decoded request event; emits nothing downstream. */
@@ -105,7 +107,7 @@ export function trackSessions(
         Number(record.origin.offset),
         record.timestampMs,
       );
-      onOutcome?.(outcome, value.event);
+      onOutcome?.(outcome, value.event, record.origin.partition);
     } catch (err) {
       emit(failure(stage, record, err));
     }

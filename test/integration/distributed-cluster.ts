@@ -83,7 +83,7 @@ function spawnChild(name: string, args: string[]): Child {
     stdout,
     exited,
     waitLog: (match, timeoutMs = 60_000, what) =>
-      waitFor(
+      waitFor<LogLine | undefined>(
         () => {
           const found = logs.find(match);
           if (found === undefined && child.exitCode !== null) {
@@ -92,7 +92,7 @@ function spawnChild(name: string, args: string[]): Child {
           return found;
         },
         { timeoutMs, intervalMs: 100, what: `${name}: ${what ?? 'log line'}` },
-      ),
+      ).then((line) => line as LogLine),
   };
 }
 
