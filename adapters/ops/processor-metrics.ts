@@ -27,6 +27,8 @@ export interface ProcessorMetrics {
   /** Request events of the session sub-topology by outcome (counted, started, covered, duplicate, ignored). */
   readonly sessionEvents: Counter<'outcome'>;
   readonly sessionsExpired: Counter;
+  /** Prompt and cached tokens of the FINISHED requests seen, per engine (what the hit-rate gauge shows). */
+  readonly hitTokens: Map<string, { prompt: number; cached: number }>;
   /** Counts a FINISHED request event into the engine's hit rate. */
   finished(event: RequestEvent): void;
 }
@@ -35,9 +37,8 @@ export interface ProcessorMetrics {
 export function createProcessorMetrics(registry: Registry = new Registry()): ProcessorMetrics {
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers: [registry] });
-  const promptTokens = new Map<string, number>();
-  const cachedTokens = new Map<string, number>();
   const metrics: Omit<ProcessorMetrics, 'finished'> = {
+    hitTokens: new Map(),
     registry,
     eventsIn: counter('cachesage_processor_events_in_total', 'Records delivered to a sub-topology', ['topic']),
     eventsReplayed: counter(
@@ -97,13 +98,13 @@ export function createProcessorMetrics(registry: Registry = new Registry()): Pro
     finished(event) {
       if (event.phase !== 'FINISHED' || event.promptTokens <= 0) return;
       const e = event.engineId;
-      const prompt = (promptTokens.get(e) ?? 0) + event.promptTokens;
-      const cached = (cachedTokens.get(e) ?? 0) + event.cachedTokens;
-      promptTokens.set(e, prompt);
-      cachedTokens.set(e, cached);
+      const tokens = metrics.hitTokens.get(e) ?? { prompt: 0, cached: 0 };
+      tokens.prompt += event.promptTokens;
+      tokens.cached += event.cachedTokens;
+      metrics.hitTokens.set(e, tokens);
       metrics.enginePromptTokens.inc({ engine: e }, event.promptTokens);
       metrics.engineCachedTokens.inc({ engine: e }, event.cachedTokens);
-      metrics.engineHitRate.set({ engine: e }, cached / prompt);
+      metrics.engineHitRate.set({ engine: e }, tokens.cached / tokens.prompt);
     },
   };
 }
