@@ -1,9 +1,11 @@
 import type { ObservedEvent } from '../../policies/policy.js';
 import type { BlockHash, KvEvent, RequestEvent } from '../../schemas/types.js';
 import { answerLiveness, livenessKey, livenessP, livenessPrior } from './liveness.js';
+import type { CacheSageOptions } from './options.js';
 import { predictNextAgent } from './predict.js';
+import { answerBatch, createRankBatch } from './rank-judge.js';
 import { askReturns, closeReturns, settleReturns } from './return-model.js';
-import { answerQuestions, FINISH_RUNNING, finishFeature, questionFeatures } from './return-time.js';
+import { answerQuestions, FINISH_RUNNING, finishFeature, type ReturnQuestion } from './return-time.js';
 import {
   type CacheSageState,
   type ContextState,
@@ -13,6 +15,7 @@ import {
   type WorkloadModel,
   workloadOf,
 } from './state.js';
+import { forecastSession, rankScore } from './survival.js';
 import { agentIndex, END, observeLength, observeRank, observeStart, observeTransition } from './transition-model.js';
 
 /** Folds one event into CacheSage's state (DESIGN §6: observe). */
@@ -102,6 +105,8 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
     pending: [],
     finish: FINISH_RUNNING,
     questions: [],
+    batches: new Map(),
+    nextBatch: 0,
     liveKeys: [],
     alive: 1,
   };
@@ -111,11 +116,6 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
 }
 
 /** Ends a session: counts END after its last agent and marks its contexts dead. */
-/** Return-time features of the session's agent at recency rank `r`. */
-export function sessionFeatures(s: SessionState, r: number): number[] {
-  return questionFeatures(r, s.finish, s.seen.length, s.steps, s.cur ?? -1, s.seen[r] as number, s.prev ?? -1);
-}
-
 export function endSession(state: CacheSageState, s: SessionState): void {
   const w = workloadOf(state, s.workloadId);
   if (s.cur !== null) {
@@ -126,12 +126,11 @@ export function endSession(state: CacheSageState, s: SessionState): void {
   const eng = engineOf(state, s.engineId);
   eng.dropped.set(s.id, { workloadId: s.workloadId, keys: s.liveKeys, clock: eng.clock });
   const rt = returnTimeOptions(state);
-  answerQuestions(
-    w.times,
-    s.questions.map((q) => ({ q, outcome: 0 })),
-    rt,
-  );
+  const answers = s.questions.map((q) => ({ q, outcome: 0 }));
+  answerQuestions(w.times, answers, rt);
+  judgeAnswers(w, s, answers);
   s.questions = [];
+  s.batches.clear();
   const e = engineOf(state, s.engineId);
   for (const id of s.contexts.values()) killContext(e, id);
   e.sessions.delete(s.id);
@@ -246,7 +245,7 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
 
   askReturns(s);
   s.finish = FINISH_RUNNING;
-  askQuestions(s);
+  askQuestions(w, s, o);
   learnAnchor(w, a, s.id, ev.blockHashes, o.anchorMaxBlocks);
   updateAnchor(state, e, w, a, ev.blockHashes);
   updateContext(e, w, s, a, ev.blockHashes);
@@ -354,7 +353,7 @@ function observeFinish(state: CacheSageState, ev: RequestEvent): void {
   }
   s.toolRunning = ev.toolCall !== null;
   s.finish = finishFeature(ev.outputTokens, ev.toolCall !== null);
-  askQuestions(s);
+  askQuestions(w, s, state.options);
 }
 
 function returnTimeOptions(state: CacheSageState) {
@@ -375,13 +374,29 @@ function settleQuestions(state: CacheSageState, w: WorkloadModel, s: SessionStat
     else keep.push(q);
   }
   answerQuestions(w.times, answers, rt);
+  judgeAnswers(w, s, answers);
   s.questions = keep;
 }
 
+function judgeAnswers(w: WorkloadModel, s: SessionState, answers: readonly { q: ReturnQuestion; outcome: number }[]) {
+  for (const { q, outcome } of answers) {
+    const b = s.batches.get(q.batch);
+    if (b !== undefined && answerBatch(w.judge, b, q.index, outcome)) s.batches.delete(q.batch);
+  }
+}
+
 /** Asks, for every agent the session has seen, when it speaks next (features as the session stands now). */
-function askQuestions(s: SessionState): void {
+function askQuestions(w: WorkloadModel, s: SessionState, o: CacheSageOptions): void {
+  const fc = forecastSession(w, s, o);
+  const batch = s.nextBatch++;
+  s.batches.set(batch, createRankBatch(fc.chain.map(rankScore), fc.direct.map(rankScore)));
   for (let r = 0; r < s.seen.length; r++) {
-    const agent = s.seen[r] as number;
-    s.questions.push({ step: s.steps, agent, features: sessionFeatures(s, r) });
+    s.questions.push({
+      step: s.steps,
+      agent: s.seen[r] as number,
+      features: fc.features[r] as number[],
+      batch,
+      index: r,
+    });
   }
 }

@@ -38,7 +38,7 @@ export interface CacheSageOptions {
   returnSmoothing: number;
   /** Sharpness of the return-time expert mixture (per answered question of log loss). */
   returnMixRate: number;
-  /** Where f_k comes from: 0 the transition chain sharpened by the return model, 1 the return-time mixture. */
+  /** Where f_k comes from: 0 the chain sharpened by the return model, 1 the return-time mixture, 2 the better ranker. */
   returnMode: number;
   /** Leading blocks compared when learning an agent's anchor (shared prefix across sessions). */
   anchorMaxBlocks: number;
@@ -62,7 +62,7 @@ export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   anchorMaxBlocks: 4096,
   returnSmoothing: 2,
   returnMixRate: 0.03,
-  returnMode: 0,
+  returnMode: 2,
 };
 
 export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): CacheSageOptions {
@@ -100,6 +100,6 @@ export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): 
   positive('anchorMaxBlocks', o.anchorMaxBlocks);
   positive('returnSmoothing', o.returnSmoothing);
   positive('returnMixRate', o.returnMixRate);
-  if (o.returnMode !== 0 && o.returnMode !== 1) throw new ConfigError('cachesage: returnMode must be 0 or 1');
+  if (![0, 1, 2].includes(o.returnMode)) throw new ConfigError('cachesage: returnMode must be 0, 1 or 2');
   return o;
 }

@@ -10,7 +10,17 @@
  * predictions are mixed with weights that follow each expert's online log loss on the workload: the workload itself
  * selects which evidence predicts it, with one parameter set everywhere.
  */
-export const RT_FEATURES = ['rank', 'finish', 'seen', 'steps', 'cur', 'agent', 'prev'] as const;
+export const RT_FEATURES = [
+  'rank',
+  'finish',
+  'seen',
+  'steps',
+  'cur',
+  'agent',
+  'prev',
+  'chainPlace',
+  'chainBin',
+] as const;
 const F_RANK = 0;
 const F_FINISH = 1;
 const F_SEEN = 2;
@@ -18,6 +28,8 @@ const F_STEPS = 3;
 const F_CUR = 4;
 const F_AGENT = 5;
 const F_PREV = 6;
+const F_CPLACE = 7;
+const F_CBIN = 8;
 
 /** Caps of the small features (values above share the last bin). */
 const RANK_CAP = 5;
@@ -27,12 +39,16 @@ const STEPS_CAP = 15;
 export const FINISH_RUNNING = 8;
 
 /** Experts: feature indices in the order their keys nest (coarse to fine). */
-export const RT_EXPERTS: readonly (readonly number[])[] = [
+export const RT_EXPERTS: readonly (readonly number[])[] = (globalThis as unknown as { __experts?: number[][] })
+  .__experts ?? [
   [F_RANK, F_SEEN, F_STEPS],
   [F_RANK, F_FINISH, F_SEEN, F_STEPS],
   [F_RANK, F_FINISH, F_CUR, F_AGENT],
   [F_RANK, F_FINISH, F_SEEN, F_CUR, F_AGENT, F_STEPS],
   [F_RANK, F_CUR, F_AGENT, F_PREV],
+  [F_CPLACE, F_CBIN, F_FINISH],
+  [F_CPLACE, F_RANK, F_FINISH, F_CBIN],
+  [F_AGENT, F_RANK, F_FINISH],
 ];
 
 export interface ReturnTimeModel {
@@ -49,6 +65,9 @@ export interface ReturnQuestion {
   step: number;
   agent: number;
   features: number[];
+  /** Batch of the agents asked together (rank judge) and this agent's place in it. */
+  batch: number;
+  index: number;
 }
 
 /** Experts that do not key on how the latest step ended learn from one question per step (the finished one). */
@@ -88,8 +107,20 @@ export function questionFeatures(
   cur: number,
   agent: number,
   prev: number,
+  chainPlace: number,
+  chainBin: number,
 ): number[] {
-  return [Math.min(rank, RANK_CAP), finish, Math.min(seen, SEEN_CAP), Math.min(steps, STEPS_CAP), cur, agent, prev];
+  return [
+    Math.min(rank, RANK_CAP),
+    finish,
+    Math.min(seen, SEEN_CAP),
+    Math.min(steps, STEPS_CAP),
+    cur,
+    agent,
+    prev,
+    Math.min(chainPlace, RANK_CAP),
+    chainBin,
+  ];
 }
 
 /** Agent indices above this share one name bin (keys stay exact doubles: at most 3 names + 4 small features). */
@@ -101,7 +132,7 @@ function keyOf(expert: readonly number[], level: number, f: readonly number[]): 
   for (let i = 0; i <= level; i++) {
     const fi = expert[i] as number;
     const v = f[fi] as number;
-    key = fi >= F_CUR ? key * 4096 + Math.min(v, NAME_CAP) + 1 : key * 16 + v;
+    key = fi >= F_CUR && fi <= F_PREV ? key * 4096 + Math.min(v, NAME_CAP) + 1 : key * 16 + v;
   }
   return key;
 }

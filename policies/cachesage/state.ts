@@ -1,6 +1,7 @@
 import type { BlockHash } from '../../schemas/types.js';
 import { createLivenessModel, type LivenessModel } from './liveness.js';
 import type { CacheSageOptions } from './options.js';
+import { createRankJudge, type RankBatch, type RankJudge } from './rank-judge.js';
 import { createReturnModel, type PendingReturn, type ReturnModel } from './return-model.js';
 import { createReturnTimeModel, type ReturnQuestion, type ReturnTimeModel } from './return-time.js';
 import { createTransitionModel, type TransitionModel } from './transition-model.js';
@@ -44,6 +45,8 @@ export interface WorkloadModel {
   times: ReturnTimeModel;
   /** Whether a late session comes back (see `liveness.ts`). */
   liveness: LivenessModel;
+  /** Which return estimate ranks this workload's agents better (see `rank-judge.ts`). */
+  judge: RankJudge;
   /** Per agent index: the last prompt seen (session and blocks), to learn the anchor from the next session. */
   lastPrompt: Map<number, { sessionId: string; blocks: readonly BlockHash[] }>;
   /** Per agent index: anchor length in blocks (shared prefix across sessions). */
@@ -81,6 +84,9 @@ export interface SessionState {
   finish: number;
   /** Return-time questions not answered yet. */
   questions: ReturnQuestion[];
+  /** Agents asked together whose answers are not all in (for the rank judge), by batch id. */
+  batches: Map<number, RankBatch>;
+  nextBatch: number;
   /** Liveness questions asked since the session's latest arrival (keys), and the latest answer's estimate. */
   liveKeys: number[];
   alive: number;
@@ -167,6 +173,7 @@ export function workloadOf(state: CacheSageState, id: string): WorkloadModel {
       returns: createReturnModel(),
       times: createReturnTimeModel(state.options.horizonSteps),
       liveness: createLivenessModel(),
+      judge: createRankJudge(),
       lastPrompt: new Map(),
       anchorLen: new Map(),
       anchorEpoch: 0,

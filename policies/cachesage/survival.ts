@@ -1,8 +1,8 @@
 import { type ChainView, chainP, chainView, otherPrior } from './chain.js';
-import { sessionFeatures } from './observe.js';
 import type { CacheSageOptions } from './options.js';
+import { judgePrefersChain } from './rank-judge.js';
 import { baseReturnRate, returnKey, returnP } from './return-model.js';
-import { returnTimeP } from './return-time.js';
+import { questionFeatures, returnTimeP } from './return-time.js';
 import type { EngineState, SessionState, WorkloadModel } from './state.js';
 import { END, lengthHazard, marginalP } from './transition-model.js';
 
@@ -163,25 +163,59 @@ export function discountOf(e: EngineState, lifetimeScale = 1): number {
   return Math.exp(-1 / lifetime);
 }
 
+/** Both return estimates of every agent seen in a session, by recency rank, with the return-time features. */
+export interface SessionForecast {
+  features: number[][];
+  /** The chain's f_k (k = 1..H). */
+  chain: Float64Array[];
+  /** The return-time mixture's f_k (k = 1..H). */
+  direct: Float64Array[];
+}
+
+export function forecastSession(w: WorkloadModel, s: SessionState, options: CacheSageOptions): SessionForecast {
+  const H = options.horizonSteps;
+  const chainByAgent = chainDistributions(w, s, options);
+  const chain = s.seen.map((a) => chainByAgent.get(a) ?? new Float64Array(H));
+  const features = sessionFeatures(s, chain);
+  const rt = { horizon: H, smoothing: options.returnSmoothing, mixRate: options.returnMixRate };
+  const p = new Float64Array(H + 1);
+  const direct = features.map((f) => returnTimeP(w.times, f, rt, p).slice(1));
+  return { features, chain, direct };
+}
+
+/** Discounted return score of f (how the judge compares the two estimates' rankings). */
+export function rankScore(f: Float64Array): number {
+  let v = 0;
+  for (let k = 0; k < f.length; k++) v += (f[k] as number) * 0.5 ** (k + 1);
+  return v;
+}
+
 /**
  * For every agent seen in the session (by agent index): f_k, k = 1..H, the probability that it first speaks again
- * at the session's k-th next step (the chain's first passage, sharpened by the learned return model).
+ * at the session's k-th next step: the chain's first passage (sharpened by the learned return model), the learned
+ * return-time mixture, or (returnMode 2) whichever has ranked the session's agents better so far on this workload.
  */
 export function returnDistributions(
   w: WorkloadModel,
   s: SessionState,
   options: CacheSageOptions,
 ): Map<number, Float64Array> {
+  if (options.returnMode === 0 || s.cur === null) return chainDistributions(w, s, options);
+  const fc = forecastSession(w, s, options);
+  const useChain = options.returnMode === 2 && judgePrefersChain(w.judge);
   const out = new Map<number, Float64Array>();
-  if (options.returnMode === 1 && s.cur !== null) {
-    const rt = { horizon: options.horizonSteps, smoothing: options.returnSmoothing, mixRate: options.returnMixRate };
-    const p = new Float64Array(options.horizonSteps + 1);
-    for (let r = 0; r < s.seen.length; r++) {
-      returnTimeP(w.times, sessionFeatures(s, r), rt, p);
-      out.set(s.seen[r] as number, p.slice(1));
-    }
-    return out;
-  }
+  for (let r = 0; r < s.seen.length; r++)
+    out.set(s.seen[r] as number, (useChain ? fc.chain : fc.direct)[r] as Float64Array);
+  return out;
+}
+
+/** The chain's f_k for every agent seen in the session, sharpened by the learned return model. */
+export function chainDistributions(
+  w: WorkloadModel,
+  s: SessionState,
+  options: CacheSageOptions,
+): Map<number, Float64Array> {
+  const out = new Map<number, Float64Array>();
   const step = nextStep(w, s, options);
   if (step === null) return out;
   const H = options.horizonSteps;
@@ -202,6 +236,28 @@ export function returnDistributions(
   return out;
 }
 
+const CHAIN_BINS = [0.01, 0.02, 0.04, 0.06, 0.09, 0.12, 0.16, 0.2, 0.25, 0.3, 0.35, 0.4];
+
+/**
+ * Return-time features of every agent seen in the session, in recency order: see `questionFeatures`. The chain's
+ * view enters as the agent's place when the session's agents are sorted by the chain's discounted return estimate,
+ * and as a bin of that estimate.
+ */
+export function sessionFeatures(s: SessionState, chain: readonly Float64Array[]): number[][] {
+  const n = s.seen.length;
+  const score = chain.map(rankScore);
+  const out: number[][] = [];
+  for (let r = 0; r < n; r++) {
+    const sr = score[r] as number;
+    let place = 0;
+    for (let q = 0; q < n; q++) if ((score[q] as number) > sr || ((score[q] as number) === sr && q < r)) place++;
+    let bin = 0;
+    while (bin < CHAIN_BINS.length && sr >= (CHAIN_BINS[bin] as number)) bin++;
+    out.push(questionFeatures(r, s.finish, n, s.steps, s.cur ?? -1, s.seen[r] as number, s.prev ?? -1, place, bin));
+  }
+  return out;
+}
+
 /** V(s, a) for every agent seen in the session, by agent index. */
 export function contextValues(
   w: WorkloadModel,
@@ -210,6 +266,14 @@ export function contextValues(
   options: CacheSageOptions,
 ): Map<number, number> {
   const values = new Map<number, number>();
+  const G = globalThis as unknown as {
+    __nextUse?: (sid: string, name: string, steps: number, clock: number) => number;
+  };
+  if (G.__nextUse) {
+    const gamma = discountOf(e, options.lifetimeScale);
+    for (const a of s.seen) values.set(a, gamma ** G.__nextUse(s.id, w.model.agents[a] as string, s.steps, e.clock));
+    return values;
+  }
   const dists = returnDistributions(w, s, options);
   if (dists.size === 0) return values;
   const H = options.horizonSteps;
