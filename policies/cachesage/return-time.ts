@@ -39,8 +39,7 @@ const STEPS_CAP = 15;
 export const FINISH_RUNNING = 8;
 
 /** Experts: feature indices in the order their keys nest (coarse to fine). */
-export const RT_EXPERTS: readonly (readonly number[])[] = (globalThis as unknown as { __experts?: number[][] })
-  .__experts ?? [
+export const RT_EXPERTS: readonly (readonly number[])[] = [
   [F_RANK, F_SEEN, F_STEPS],
   [F_RANK, F_FINISH, F_SEEN, F_STEPS],
   [F_RANK, F_FINISH, F_CUR, F_AGENT],

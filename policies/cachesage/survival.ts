@@ -266,14 +266,6 @@ export function contextValues(
   options: CacheSageOptions,
 ): Map<number, number> {
   const values = new Map<number, number>();
-  const G = globalThis as unknown as {
-    __nextUse?: (sid: string, name: string, steps: number, clock: number) => number;
-  };
-  if (G.__nextUse) {
-    const gamma = discountOf(e, options.lifetimeScale);
-    for (const a of s.seen) values.set(a, gamma ** G.__nextUse(s.id, w.model.agents[a] as string, s.steps, e.clock));
-    return values;
-  }
   const dists = returnDistributions(w, s, options);
   if (dists.size === 0) return values;
   const H = options.horizonSteps;
