@@ -15,6 +15,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY schemas ./schemas
+# Writable by the services: the token cache of trace workloads (engine-sim) lives in .cachesage.
+RUN mkdir -p /app/.cachesage && chown node:node /app/.cachesage
 USER node
 EXPOSE 9464
 CMD ["node", "dist/cli/main.js", "processor"]

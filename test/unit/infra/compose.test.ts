@@ -4,6 +4,8 @@ import { parse } from 'yaml';
 
 interface Service {
   image?: string;
+  restart?: string;
+  volumes?: string[];
   build?: unknown;
   command?: string[];
   container_name?: string;
@@ -15,15 +17,18 @@ interface Service {
 }
 
 const root = new URL('../../../', import.meta.url);
-const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8')) as {
+const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
 };
 const services = compose.services;
 const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
 
 describe('docker-compose.yml', () => {
-  it('runs Kafka, NATS, topic creation and the processor', () => {
-    expect(Object.keys(services).sort()).toEqual(['kafka', 'nats', 'processor', 'topics']);
+  const engineSims = ['engine-sim-0', 'engine-sim-1', 'engine-sim-2', 'engine-sim-3'];
+
+  it('runs Kafka, NATS, topic creation, the processor and 4 simulated engines', () => {
+    expect(Object.keys(services).sort()).toEqual(['kafka', 'nats', 'processor', 'topics', ...engineSims].sort());
   });
 
   it('pins every image to a tag other than latest', () => {
@@ -64,6 +69,38 @@ describe('docker-compose.yml', () => {
     expect(processor.container_name).toBeUndefined();
     expect(processor.ports).toBeUndefined();
     expect(processor.build).toBeDefined();
+  });
+
+  it('runs each engine-sim as one part of a 4-engine request order, after healthy processors', () => {
+    engineSims.forEach((name, k) => {
+      const sim = services[name]!;
+      const command = sim.command ?? [];
+      expect(command.slice(0, 3), name).toEqual(['node', 'dist/cli/main.js', 'engine-sim']);
+      const flag = (f: string) => command[command.indexOf(f) + 1];
+      expect(flag('--engines'), name).toBe('4');
+      expect(flag('--engine-index'), name).toBe(String(k));
+      expect(flag('--workload'), name).toMatch(/synthetic/);
+      for (const f of ['--sessions-count', '--budget', '--concurrency', '--speed']) {
+        expect(command, `${name} ${f}`).toContain(f);
+        const first = services['engine-sim-0']?.command ?? [];
+        expect(flag(f), `${name} ${f}`).toBe(first[first.indexOf(f) + 1]);
+      }
+      expect(sim.image).toBe(services.processor?.image);
+      expect(sim.restart).toBe('no');
+      expect(sim.container_name).toBeUndefined();
+      expect(sim.ports).toBeUndefined();
+      expect(sim.depends_on).toMatchObject({
+        topics: { condition: 'service_completed_successfully' },
+        processor: { condition: 'service_healthy' },
+      });
+      expect(sim.environment?.KAFKA_BROKERS).toBe('kafka:9092');
+      expect(sim.environment?.NATS_URL).toBe('nats://nats:4222');
+      expect(
+        sim.volumes?.some((v) => /:\/workloads:ro$/.test(v)),
+        name,
+      ).toBe(true);
+    });
+    expect(compose.volumes).toHaveProperty('token-cache');
   });
 });
 
