@@ -30,7 +30,7 @@ const WORKLOAD = join(readEnv().workloadsDir, 'autogen-notebooks.jsonl.gz');
 const present = existsSync(WORKLOAD);
 if (!present) console.log(`distributed hit-rate test skipped: ${WORKLOAD} is absent (set CACHESAGE_WORKLOADS)`);
 
-const RUN = { sessionsFrom: 0, sessionsCount: 8, budget: 120, concurrency: 1, seed: 1, engines: 4 } as const;
+const RUN = { sessionsFrom: 16, sessionsCount: 24, budget: 120, concurrency: 2, seed: 1, engines: 4 } as const;
 const SESSION_IDLE_MS = 600_000;
 const cleanups: (() => Promise<unknown>)[] = [];
 
