@@ -237,6 +237,7 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
   s.lastClock = e.clock;
   s.lastTs = ev.ts;
   s.toolRunning = false;
+
   const at = s.seen.indexOf(a);
   if (at !== 0) {
     if (at > 0) s.seen.splice(at, 1);
@@ -368,9 +369,7 @@ function settleQuestions(state: CacheSageState, w: WorkloadModel, s: SessionStat
   const keep = [];
   const answers = [];
   for (const q of s.questions) {
-    const k = step - q.step;
-    if (q.agent === agent) answers.push({ q, outcome: k });
-    else if (k >= rt.horizon) answers.push({ q, outcome: 0 });
+    if (q.agent === agent) answers.push({ q, outcome: Math.min(step - q.step, rt.horizon + 1) });
     else keep.push(q);
   }
   answerQuestions(w.times, answers, rt);

@@ -14,7 +14,7 @@ export interface RankJudge {
 /** The agents asked together, filled in as their answers come. */
 export interface RankBatch {
   remaining: number;
-  /** Per agent: outcome (0: not within H, else the step), and both estimates' scores. */
+  /** Per agent: outcome (0: never, else the step, H + 1 later), and both estimates' scores. */
   outcomes: number[];
   chain: number[];
   direct: number[];

@@ -1,7 +1,7 @@
 /**
  * When does an agent of a session speak next? For a context (s, a), the distribution of the number of session steps
- * k = 1..H until a's next step, or "not within H" (class 0, which includes the session's END), learned per workload
- * from how the question turned out for earlier steps.
+ * k = 1..H until a's next step, "later" (class H + 1: after more than H steps) or never (class 0: the session ends
+ * first), learned per workload from how the question turned out for earlier steps.
  *
  * Each question is described by a few small features: a's recency rank in the session, how the latest step ended
  * (running, or its output size and whether it called a tool), agents seen, steps made, and the names of a, of the
@@ -52,7 +52,7 @@ export const RT_EXPERTS: readonly (readonly number[])[] = [
 
 export interface ReturnTimeModel {
   horizon: number;
-  /** Per expert, per level: key → outcome counts (index 0: not within H; k: at step k). */
+  /** Per expert, per level: key → outcome counts (index 0: never; k ≤ H: at step k; H + 1: later). */
   tables: Map<number, Float64Array>[][];
   /** Cumulative log loss of each expert on answered questions. */
   loss: Float64Array;
@@ -143,7 +143,7 @@ function expertPredict(
   smoothing: number,
   out: Float64Array,
 ): Float64Array {
-  const n = m.horizon + 1;
+  const n = m.horizon + 2;
   out.fill(1 / n);
   const expert = RT_EXPERTS[e] as readonly number[];
   const tables = m.tables[e] as Map<number, Float64Array>[];
@@ -160,14 +160,14 @@ function expertPredict(
   return out;
 }
 
-/** The mixture's distribution for one question: index 0 not within H, k the k-th next step. */
+/** The mixture's distribution for one question: index 0 never, k ≤ H the k-th next step, H + 1 later. */
 export function returnTimeP(
   m: ReturnTimeModel,
   f: readonly number[],
   o: ReturnTimeOptions,
   out: Float64Array,
 ): Float64Array {
-  const n = m.horizon + 1;
+  const n = m.horizon + 2;
   out.fill(0);
   let minLoss = Number.POSITIVE_INFINITY;
   for (const l of m.loss) minLoss = Math.min(minLoss, l);
@@ -185,7 +185,7 @@ export function returnTimeP(
 }
 
 /**
- * Records answers (0: not within H, else the step) of questions settled together: every expert is scored on all of
+ * Records answers (0: never, else the step, capped at H + 1) of questions settled together: every expert is scored on all of
  * them before any count moves, so questions that share a step never see each other's outcome.
  */
 export function answerQuestions(
@@ -194,7 +194,7 @@ export function answerQuestions(
   o: ReturnTimeOptions,
 ): void {
   if (answers.length === 0) return;
-  const n = m.horizon + 1;
+  const n = m.horizon + 2;
   const tmp = new Float64Array(n);
   for (const { q, outcome } of answers) {
     for (let e = 0; e < RT_EXPERTS.length; e++) {

@@ -178,7 +178,7 @@ export function forecastSession(w: WorkloadModel, s: SessionState, options: Cach
   const chain = s.seen.map((a) => chainByAgent.get(a) ?? new Float64Array(H));
   const features = sessionFeatures(s, chain);
   const rt = { horizon: H, smoothing: options.returnSmoothing, mixRate: options.returnMixRate };
-  const p = new Float64Array(H + 1);
+  const p = new Float64Array(H + 2);
   const direct = features.map((f) => returnTimeP(w.times, f, rt, p).slice(1));
   return { features, chain, direct };
 }
@@ -253,7 +253,8 @@ export function sessionFeatures(s: SessionState, chain: readonly Float64Array[])
     for (let q = 0; q < n; q++) if ((score[q] as number) > sr || ((score[q] as number) === sr && q < r)) place++;
     let bin = 0;
     while (bin < CHAIN_BINS.length && sr >= (CHAIN_BINS[bin] as number)) bin++;
-    out.push(questionFeatures(r, s.finish, n, s.steps, s.cur ?? -1, s.seen[r] as number, s.prev ?? -1, place, bin));
+    const agent = s.seen[r] as number;
+    out.push(questionFeatures(r, s.finish, n, s.steps, s.cur ?? -1, agent, s.prev ?? -1, place, bin));
   }
   return out;
 }
@@ -272,11 +273,11 @@ export function contextValues(
   const gamma = discountOf(e, options.lifetimeScale);
   const alive = aliveProbability(e, s);
   const wait = dueIn(e, s);
-  const discounts = new Float64Array(H);
-  for (let k = 0; k < H; k++) discounts[k] = gamma ** (wait + k * Math.max(1, s.interval));
+  const discounts = new Float64Array(H + 1);
+  for (let k = 0; k <= H; k++) discounts[k] = gamma ** (wait + k * Math.max(1, s.interval));
   for (const [agent, f] of dists) {
     let v = 0;
-    for (let k = 0; k < H; k++) v += (f[k] as number) * (discounts[k] as number);
+    for (let k = 0; k < f.length; k++) v += (f[k] as number) * (discounts[k] as number);
     values.set(agent, alive * v);
   }
   return values;
