@@ -1,7 +1,7 @@
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { connectOnce } from '../infra/nats/connect.js';
 import type { EncodedAct } from './act-samples.js';
-import { type ConsumerMode, forkConsumer } from './consumer-child.js';
+import { type ConsumerMode, type ConsumerProcess, forkConsumer } from './consumer-child.js';
 import { type CpuUse, startCpuSampler } from './cpu-sampler.js';
 import { type Spread, spread } from './stats.js';
 import { steadyRate } from './window.js';
@@ -71,6 +71,23 @@ function streamBlocks(stream: WireStream, count: number): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until every process is prepared after its latest join and no process joined again for `quietMs`. */
+async function settled(procs: readonly ConsumerProcess[], quietMs: number, deadline: number): Promise<void> {
+  let since = Number.POSITIVE_INFINITY;
+  let joins = -1;
+  for (;;) {
+    if (performance.now() > deadline) throw new Error('the consumer group did not settle');
+    const latest = procs.map((p) => p.latest());
+    const ready = latest.every((s) => s?.prepared === true);
+    const total = latest.reduce((sum, s) => sum + (s?.joins ?? 0), 0);
+    if (!ready) since = Number.POSITIVE_INFINITY;
+    else if (total !== joins || since === Number.POSITIVE_INFINITY) since = performance.now();
+    else if (performance.now() - since >= quietMs) return;
+    joins = total;
+    await Promise.race([sleep(50), ...procs.map((p) => p.failed)]);
+  }
+}
+
 /** Fresh event topics filled with the first `count` events of the stream (not timed). */
 export async function filledTopics(ctx: BusContext, prefix: string, count: number): Promise<EventTopics> {
   const topics = await createEventTopics(ctx.brokers, prefix, ctx.partitions);
@@ -121,6 +138,13 @@ export async function drainBacklog(
     policy?: 'cachesage' | 'lru';
     actSubject?: string;
     timeoutMs?: number;
+    /**
+     * The topics are empty: start the processes, wait until the group settled (every process holds its partitions
+     * with its state ready, no join for `settleMs`), then produce the first `count` events of the stream as fast as
+     * one producer can. Keeps a rebalance out of the measurement when several processes share the group.
+     */
+    fillAfterSettled?: boolean;
+    settleMs?: number;
   },
 ): Promise<ThroughputRun & { acts: number; failures: number; changelogTopics: string[] }> {
   const groupId = uniqueName(`bench-${options.mode}`);
@@ -147,6 +171,15 @@ export async function drainBacklog(
   const deadline = performance.now() + (options.timeoutMs ?? 600_000);
   const done = (): number => procs.reduce((sum, p) => sum + (p.latest()?.records ?? 0), 0);
   try {
+    if (options.fillAfterSettled === true) {
+      await settled(procs, options.settleMs ?? 3000, deadline);
+      const producer = await connectProducer(ctx.brokers, 'cachesage-bench-fill');
+      try {
+        await produceAll(producer, topics, ctx.stream.events.slice(0, count));
+      } finally {
+        await producer.disconnect();
+      }
+    }
     while (done() < count) {
       if (performance.now() > deadline) throw new Error(`${options.mode} drain timed out at ${done()} of ${count}`);
       await Promise.race([sleep(50), ...procs.map((p) => p.failed)]);

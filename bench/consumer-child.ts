@@ -40,6 +40,8 @@ export interface ConsumerSample {
   records: number;
   /** Group joins so far (a rebalance adds one). */
   joins: number;
+  /** Holding partitions with state ready after the latest join. */
+  prepared: boolean;
   acts: number;
 }
 
@@ -114,7 +116,7 @@ async function startRaw(config: ConsumerConfig): Promise<Running> {
     },
   });
   return {
-    sample: () => ({ t: wallNow(), records, joins, acts: 0 }),
+    sample: () => ({ t: wallNow(), records, joins, prepared: joins > 0, acts: 0 }),
     async stop() {
       await consumer.disconnect();
       return {
@@ -162,6 +164,7 @@ async function startEngineTopology(config: ConsumerConfig): Promise<Running> {
       t: wallNow(),
       records: running.stats.records,
       joins: source.stats.joins,
+      prepared: source.stats.joins > 0,
       acts: running.stats.emitted.acts ?? 0,
     };
   };
@@ -221,7 +224,13 @@ async function startProcessorService(config: ConsumerConfig): Promise<Running> {
       prepared = e.preparedJoins;
       send({ type: 'ready' });
     }
-    return { t: wallNow(), records: e.records, joins: e.joins, acts: e.emitted.acts ?? 0 };
+    return {
+      t: wallNow(),
+      records: e.records,
+      joins: e.joins,
+      prepared: e.joins > 0 && e.preparedJoins === e.joins,
+      acts: e.emitted.acts ?? 0,
+    };
   };
   return {
     sample,

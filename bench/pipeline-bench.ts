@@ -32,6 +32,8 @@ export interface PipelineVariant {
   mode: 'processor' | 'topology';
   policy: 'cachesage' | 'lru';
   processes: number;
+  /** Start the processes on empty topics and produce the backlog once the group settled (see `drainBacklog`). */
+  fillAfterSettled?: boolean;
 }
 
 /**
@@ -43,7 +45,9 @@ export async function measurePipelineThroughput(
   count: number,
   variant: PipelineVariant = { mode: 'processor', policy: 'cachesage', processes: 1 },
 ): Promise<PipelineThroughputRun> {
-  const topics = await filledTopics(ctx, `bench.${variant.mode}`, count);
+  const topics = variant.fillAfterSettled
+    ? await createEventTopics(ctx.brokers, `bench.${variant.mode}`, ctx.partitions)
+    : await filledTopics(ctx, `bench.${variant.mode}`, count);
   let changelogTopics: string[] = [];
   try {
     const run = await drainBacklog(ctx, topics, count, variant);
