@@ -4,23 +4,14 @@
  * first), learned per workload from how the question turned out for earlier steps.
  *
  * Each question is described by a few small features: a's recency rank in the session, how the latest step ended
- * (running, or its output size and whether it called a tool), agents seen, steps made, and the names of a, of the
- * last speaker and of the one before. Several experts count outcomes over nested keys of these features (each level
- * smoothed towards the coarser one, so an expert backs off to name-free evidence where names are new), and their
- * predictions are mixed with weights that follow each expert's online log loss on the workload: the workload itself
- * selects which evidence predicts it, with one parameter set everywhere.
+ * (running, or its output size and whether it called a tool), agents seen, steps made, the names of a, of the last
+ * speaker and of the one before, and the session's own counts of the last speaker being followed by a. Three experts
+ * count outcomes over nested keys of these features (each level smoothed towards the coarser one, so an expert backs
+ * off to name-free evidence where names are new): rank → seen → steps; rank → finish → names; rank → session
+ * counts → names. Their predictions are mixed with weights that follow each expert's online log loss on the
+ * workload: the workload itself selects which evidence predicts it, with one parameter set everywhere.
  */
-export const RT_FEATURES = [
-  'rank',
-  'finish',
-  'seen',
-  'steps',
-  'cur',
-  'agent',
-  'prev',
-  'chainPlace',
-  'chainBin',
-] as const;
+export const RT_FEATURES = ['rank', 'finish', 'seen', 'steps', 'cur', 'agent', 'prev', 'local'] as const;
 const F_RANK = 0;
 const F_FINISH = 1;
 const F_SEEN = 2;
@@ -28,8 +19,7 @@ const F_STEPS = 3;
 const F_CUR = 4;
 const F_AGENT = 5;
 const F_PREV = 6;
-const F_CPLACE = 7;
-const F_CBIN = 8;
+const F_LOCAL = 7;
 
 /** Caps of the small features (values above share the last bin). */
 const RANK_CAP = 5;
@@ -41,13 +31,8 @@ export const FINISH_RUNNING = 8;
 /** Experts: feature indices in the order their keys nest (coarse to fine). */
 export const RT_EXPERTS: readonly (readonly number[])[] = [
   [F_RANK, F_SEEN, F_STEPS],
-  [F_RANK, F_FINISH, F_SEEN, F_STEPS],
-  [F_RANK, F_FINISH, F_CUR, F_AGENT],
-  [F_RANK, F_FINISH, F_SEEN, F_CUR, F_AGENT, F_STEPS],
-  [F_RANK, F_CUR, F_AGENT, F_PREV],
-  [F_CPLACE, F_CBIN, F_FINISH],
-  [F_CPLACE, F_RANK, F_FINISH, F_CBIN],
-  [F_AGENT, F_RANK, F_FINISH],
+  [F_RANK, F_FINISH, F_CUR, F_AGENT, F_PREV],
+  [F_RANK, F_LOCAL, F_CUR, F_AGENT, F_PREV],
 ];
 
 export interface ReturnTimeModel {
@@ -106,8 +91,8 @@ export function questionFeatures(
   cur: number,
   agent: number,
   prev: number,
-  chainPlace: number,
-  chainBin: number,
+  localFollows: number,
+  localOut: number,
 ): number[] {
   return [
     Math.min(rank, RANK_CAP),
@@ -117,8 +102,7 @@ export function questionFeatures(
     cur,
     agent,
     prev,
-    Math.min(chainPlace, RANK_CAP),
-    chainBin,
+    Math.min(localFollows, 2) * 3 + Math.min(localOut, 2),
   ];
 }
 

@@ -176,7 +176,7 @@ export function forecastSession(w: WorkloadModel, s: SessionState, options: Cach
   const H = options.horizonSteps;
   const chainByAgent = chainDistributions(w, s, options);
   const chain = s.seen.map((a) => chainByAgent.get(a) ?? new Float64Array(H));
-  const features = sessionFeatures(s, chain);
+  const features = sessionFeatures(s);
   const rt = { horizon: H, smoothing: options.returnSmoothing, mixRate: options.returnMixRate };
   const p = new Float64Array(H + 2);
   const direct = features.map((f) => returnTimeP(w.times, f, rt, p).slice(1));
@@ -236,25 +236,16 @@ export function chainDistributions(
   return out;
 }
 
-const CHAIN_BINS = [0.01, 0.02, 0.04, 0.06, 0.09, 0.12, 0.16, 0.2, 0.25, 0.3, 0.35, 0.4];
-
-/**
- * Return-time features of every agent seen in the session, in recency order: see `questionFeatures`. The chain's
- * view enters as the agent's place when the session's agents are sorted by the chain's discounted return estimate,
- * and as a bin of that estimate.
- */
-export function sessionFeatures(s: SessionState, chain: readonly Float64Array[]): number[][] {
+/** Return-time features of every agent seen in the session, in recency order (see `questionFeatures`). */
+export function sessionFeatures(s: SessionState): number[][] {
   const n = s.seen.length;
-  const score = chain.map(rankScore);
+  const cur = s.cur ?? -1;
+  const row = s.local.get(cur);
+  const localOut = s.localTotals.get(cur) ?? 0;
   const out: number[][] = [];
   for (let r = 0; r < n; r++) {
-    const sr = score[r] as number;
-    let place = 0;
-    for (let q = 0; q < n; q++) if ((score[q] as number) > sr || ((score[q] as number) === sr && q < r)) place++;
-    let bin = 0;
-    while (bin < CHAIN_BINS.length && sr >= (CHAIN_BINS[bin] as number)) bin++;
     const agent = s.seen[r] as number;
-    out.push(questionFeatures(r, s.finish, n, s.steps, s.cur ?? -1, agent, s.prev ?? -1, place, bin));
+    out.push(questionFeatures(r, s.finish, n, s.steps, cur, agent, s.prev ?? -1, row?.get(agent) ?? 0, localOut));
   }
   return out;
 }
