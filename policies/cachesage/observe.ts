@@ -67,23 +67,40 @@ function setTail(e: EngineState, c: ContextState, tail: BlockHash | null): void 
   if (tail !== null) e.tails.set(tail, c.id);
 }
 
-function lcp(a: readonly BlockHash[], b: readonly BlockHash[], max: number): number {
-  const n = Math.min(a.length, b.length, max);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
+/**
+ * Block positions sampled from an agent's last prompt to learn its anchor: every block up to 32, then every 4th.
+ * Block hashes are chained, so equal samples at a position mean equal prompts up to it; the anchor length is the
+ * shared prefix rounded down to a sampled position.
+ */
+export function anchorSamplePositions(maxBlocks: number): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < maxBlocks; p += p < 32 ? 1 : 4) out.push(p);
+  return out;
+}
+
+/** Low 32 bits of the sampled block hashes of a prompt (as many as the prompt has). */
+function samplePrompt(prompt: readonly BlockHash[], positions: readonly number[]): Uint32Array {
+  let n = 0;
+  while (n < positions.length && (positions[n] as number) < prompt.length) n++;
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Number(BigInt.asUintN(32, prompt[positions[i] as number] as BlockHash));
+  return out;
 }
 
 function learnAnchor(w: WorkloadModel, agent: number, sessionId: string, prompt: readonly BlockHash[], max: number) {
+  const positions = anchorSamplePositions(max);
+  const samples = samplePrompt(prompt, positions);
   const last = w.lastPrompt.get(agent);
   if (last !== undefined && last.sessionId !== sessionId) {
-    const len = lcp(last.blocks, prompt, max);
+    let i = 0;
+    while (i < samples.length && i < last.samples.length && samples[i] === last.samples[i]) i++;
+    const len = i === 0 ? 0 : (positions[i - 1] as number) + 1;
     if ((w.anchorLen.get(agent) ?? 0) !== len) {
       w.anchorLen.set(agent, len);
       w.anchorEpoch++;
     }
   }
-  w.lastPrompt.set(agent, { sessionId, blocks: prompt });
+  w.lastPrompt.set(agent, { sessionId, samples });
 }
 
 function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): SessionState {

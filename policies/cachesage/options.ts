@@ -59,7 +59,7 @@ export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   prefetchMaxAgents: 2,
   prefetchDeadlineMs: 30_000,
   hintTtlMs: 30_000,
-  anchorMaxBlocks: 4096,
+  anchorMaxBlocks: 128,
   returnSmoothing: 2,
   returnMixRate: 0.03,
   returnMode: 2,
