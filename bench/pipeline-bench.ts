@@ -80,6 +80,9 @@ export interface LatencyRun {
 
 const KV_HEADER_BYTES = 5;
 
+/** Most events per `sendBatch` of a latency run (keeps each partition's record batch under the broker's 1 MB). */
+const MAX_SEND_EVENTS = 600;
+
 function zigzagVarint(n: number): Buffer {
   let v = n * 2;
   const bytes: number[] = [];
@@ -228,7 +231,7 @@ export async function measureLatency(
       if (cpu === undefined && now >= measureFrom) {
         cpu = startCpuSampler({ processor: proc.pid, kafka: ctx.pids.kafka, nats: ctx.pids.nats, driver: process.pid });
       }
-      const due = Math.min(2000, Math.floor(((now - start) / 1000) * ratePerSec) - produced);
+      const due = Math.min(MAX_SEND_EVENTS, Math.floor(((now - start) / 1000) * ratePerSec) - produced);
       if (due <= 0) {
         await sleep(1);
         continue;

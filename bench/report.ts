@@ -138,7 +138,19 @@ export function renderReport(r: BenchResults): string {
       `NATS ${m.natsVersion}; load average ${m.loadAverage1m} at start. Figures are medians of the repetitions ` +
       '(min–max in brackets).',
   ];
-  if (r.policy !== undefined) out.push('', policySection(r.policy.levels, r.policy.timerOverheadNs));
+  if (r.policy !== undefined) {
+    out.push('', policySection(r.policy.levels, r.policy.timerOverheadNs));
+    if (r.policy.sharedWorkloads.length > 0) {
+      out.push(
+        '',
+        'Model state per shared workload (one pass, one engine): ' +
+          r.policy.sharedWorkloads
+            .map((w) => `${w.workload} ${bytes(w.modelBytes)} (${w.agents} agents, ${fmt(w.requests)} calls)`)
+            .join(', ') +
+          '.',
+      );
+    }
+  }
   if (r.stream !== undefined) {
     const s = r.stream;
     out.push(

@@ -5,6 +5,7 @@ import type { MachineFacts } from './machine.js';
 import type { LatencyRun, PipelineThroughputRun } from './pipeline-bench.js';
 import type { PolicyBenchResult } from './policy-bench.js';
 import type { ScalingResult } from './scaling-bench.js';
+import type { SharedModelBytes } from './shared-models.js';
 import type { Spread } from './stats.js';
 
 /** The recorded stream the bus, pipeline and scaling measurements send. */
@@ -69,7 +70,7 @@ export interface BenchResults {
   options: Record<string, unknown>;
   machine: MachineFacts;
   stream?: StreamInfo;
-  policy?: PolicyBenchResult;
+  policy?: PolicyBenchResult & { sharedWorkloads: SharedModelBytes[] };
   bus?: BusResult;
   pipeline?: PipelineResult;
   scaling?: ScalingResult;

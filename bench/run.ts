@@ -29,6 +29,7 @@ import { benchPolicy, type PolicyLevelOptions } from './policy-bench.js';
 import { renderReport } from './report.js';
 import type { BenchResults, LatencyFigure, StreamInfo, TargetCheck } from './results-types.js';
 import { benchScaling } from './scaling-bench.js';
+import { sharedModelBytes } from './shared-models.js';
 import { spread } from './stats.js';
 import { encodeStream, spreadEngineIds, type WireStream } from './wire.js';
 
@@ -240,8 +241,19 @@ function targets(r: BenchResults): TargetCheck[] {
       met: top.residentBlocks >= 30_000 ? meanUs <= 1 : null,
       ...(top.residentBlocks >= 30_000 ? {} : { note: 'the 30k level did not run (--quick)' }),
     });
-    const model = Math.max(...levels.map((l) => l.modelBytesPerWorkload.median));
-    out.push({ target: 'model state ≤ 25 KB per workload', measured: `${model} B`, met: model <= 25_000 });
+    const synthetic = Math.max(...levels.map((l) => l.modelBytesPerWorkload.median));
+    const shared = r.policy?.sharedWorkloads ?? [];
+    const largest = shared.reduce((a, b) => (b.modelBytes > a.modelBytes ? b : a), {
+      workload: 'synthetic bench workload',
+      agents: 12,
+      requests: 0,
+      modelBytes: synthetic,
+    });
+    out.push({
+      target: 'model state ≤ 25 KB per workload',
+      measured: `${largest.modelBytes} B at most (${largest.workload}, ${largest.agents} agents)`,
+      met: largest.modelBytes <= 25_000,
+    });
   }
   if (r.pipeline !== undefined) {
     const ratio = r.pipeline.ratioToRawConsume;
@@ -297,7 +309,13 @@ export async function runBench(
 
   if (wants('policy')) {
     log('policy hot path ...');
-    results.policy = await benchPolicy({ levels: policyLevels(o), onProgress: log });
+    const policy = await benchPolicy({ levels: policyLevels(o), onProgress: log });
+    results.policy = { ...policy, sharedWorkloads: await sharedModelBytes(config.workloadsDir, log) };
+    if (results.policy.sharedWorkloads.length === 0) {
+      results.notes.push(
+        `No shared workloads in ${config.workloadsDir}: model state measured on the synthetic one only.`,
+      );
+    }
   }
 
   if (needsBus) {
