@@ -2,8 +2,8 @@ import type { DecisionPoint, Policy } from '../policy.js';
 import { actFor, predictSession, scoreEngine } from './decide.js';
 import { observeEvent } from './observe.js';
 import { type CacheSageOptions, resolveCacheSageOptions } from './options.js';
+import { encodeWorkloadModel, restoreState, snapshotState } from './snapshot.js';
 import { type CacheSageState, createCacheSageState } from './state.js';
-import { transitionModelBytes } from './transition-model.js';
 
 /**
  * CacheSage (DESIGN §6): learns each workload's agent-transition matrix online, ranks cached contexts by their
@@ -30,19 +30,25 @@ export function createCacheSagePolicy(options: Partial<CacheSageOptions> = {}): 
     predict: predictSession,
     act: actFor,
     stateBytes: cacheSageModelBytes,
+    snapshot: snapshotState,
+    restore: restoreState,
   };
 }
 
-/** Serialized size of the learned model (every workload's transition counts), the state that is shared. */
+/**
+ * Serialized size of the learned models (every workload's block in a snapshot: transition counts, return models,
+ * liveness, rank judge, anchor samples). Sessions and engines (positions, resident blocks) are runtime state, not
+ * counted here; `snapshot` carries them too.
+ */
 export function cacheSageModelBytes(state: CacheSageState): number {
   let bytes = 0;
-  for (const w of state.workloads.values()) bytes += transitionModelBytes(w.model);
+  for (const w of state.workloads.values()) bytes += encodeWorkloadModel(w).length;
   return bytes;
 }
 
-/** Bytes of model state per workload. */
+/** Serialized bytes of the learned model per workload (its block in a snapshot). */
 export function cacheSageModelBytesPerWorkload(state: CacheSageState): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [id, w] of state.workloads) out[id] = transitionModelBytes(w.model);
+  for (const [id, w] of state.workloads) out[id] = encodeWorkloadModel(w).length;
   return out;
 }

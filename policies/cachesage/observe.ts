@@ -68,13 +68,13 @@ function setTail(e: EngineState, c: ContextState, tail: BlockHash | null): void 
 }
 
 /**
- * Block positions sampled from an agent's last prompt to learn its anchor: every block up to 32, then every 4th.
- * Block hashes are chained, so equal samples at a position mean equal prompts up to it; the anchor length is the
- * shared prefix rounded down to a sampled position.
+ * Block positions sampled from an agent's last prompt to learn its anchor: every block up to 16, every 4th up to 64,
+ * then every 16th. Block hashes are chained, so equal samples at a position mean equal prompts up to it; the anchor
+ * length is the shared prefix rounded down to a sampled position.
  */
 export function anchorSamplePositions(maxBlocks: number): number[] {
   const out: number[] = [];
-  for (let p = 0; p < maxBlocks; p += p < 32 ? 1 : 4) out.push(p);
+  for (let p = 0; p < maxBlocks; p += p < 16 ? 1 : p < 64 ? 4 : 16) out.push(p);
   return out;
 }
 
@@ -87,11 +87,19 @@ function samplePrompt(prompt: readonly BlockHash[], positions: readonly number[]
   return out;
 }
 
+/** FNV-1a hash of a session id (anchors are learned from prompts of two different sessions). */
+export function sessionTag(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 function learnAnchor(w: WorkloadModel, agent: number, sessionId: string, prompt: readonly BlockHash[], max: number) {
   const positions = anchorSamplePositions(max);
   const samples = samplePrompt(prompt, positions);
+  const session = sessionTag(sessionId);
   const last = w.lastPrompt.get(agent);
-  if (last !== undefined && last.sessionId !== sessionId) {
+  if (last !== undefined && last.session !== session) {
     let i = 0;
     while (i < samples.length && i < last.samples.length && samples[i] === last.samples[i]) i++;
     const len = i === 0 ? 0 : (positions[i - 1] as number) + 1;
@@ -100,7 +108,7 @@ function learnAnchor(w: WorkloadModel, agent: number, sessionId: string, prompt:
       w.anchorEpoch++;
     }
   }
-  w.lastPrompt.set(agent, { sessionId, samples });
+  w.lastPrompt.set(agent, { session, samples });
 }
 
 function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): SessionState {

@@ -106,6 +106,26 @@ export function questionFeatures(
   ];
 }
 
+/**
+ * Keys kept per level of an expert: a new key replaces the least used one (fewest answers, oldest first), so the
+ * model stays within a fixed size however many agent names a workload has.
+ */
+export const MAX_KEYS_PER_LEVEL = 1024;
+
+function dropLeastUsed(table: Map<number, Float64Array>): void {
+  let victim: number | undefined;
+  let least = Number.POSITIVE_INFINITY;
+  for (const [key, c] of table) {
+    let total = 0;
+    for (const x of c) total += x;
+    if (total < least) {
+      least = total;
+      victim = key;
+    }
+  }
+  if (victim !== undefined) table.delete(victim);
+}
+
 /** Agent indices above this share one name bin (keys stay exact doubles: at most 3 names + 4 small features). */
 const NAME_CAP = 4094;
 
@@ -196,6 +216,7 @@ export function answerQuestions(
         const key = keyOf(expert, l, q.features);
         let c = table.get(key);
         if (c === undefined) {
+          if (table.size >= MAX_KEYS_PER_LEVEL) dropLeastUsed(table);
           c = new Float64Array(n);
           table.set(key, c);
         }

@@ -47,8 +47,8 @@ export interface WorkloadModel {
   liveness: LivenessModel;
   /** Which return estimate ranks this workload's agents better (see `rank-judge.ts`). */
   judge: RankJudge;
-  /** Per agent index: the last prompt seen (session, sampled block hashes), to learn the anchor from the next session. */
-  lastPrompt: Map<number, { sessionId: string; samples: Uint32Array }>;
+  /** Per agent index: its last prompt (session tag, sampled block hashes), to learn the anchor from the next session. */
+  lastPrompt: Map<number, { session: number; samples: Uint32Array }>;
   /** Per agent index: anchor length in blocks (shared prefix across sessions). */
   anchorLen: Map<number, number>;
   /** Bumped when an anchor length changes: contexts registered under an older split re-register. */

@@ -314,25 +314,3 @@ export function evidenceOf(m: TransitionModel, cur: number): number {
 export function knownAgents(m: TransitionModel): readonly string[] {
   return m.agents;
 }
-
-/**
- * Serialized size of the model's counts in bytes, as a changelog would store them: agent names (UTF-8 + 1), and per
- * non-zero cell 2 × varint indices + a float32 count (sparse), the whole thing as a dense float32 matrix when that is
- * smaller (up to 32 agents: (n+1)² + n·(n+1)² would not be; dense first-order only).
- */
-export function transitionModelBytes(m: TransitionModel): number {
-  let bytes = 0;
-  for (const a of m.agents) bytes += Buffer.byteLength(a, 'utf8') + 1;
-  const cell = (k: number): number => (k < 128 ? 1 : k < 16384 ? 2 : 3);
-  let sparse = 0;
-  for (const [i, row] of m.first) for (const j of row.keys()) sparse += cell(i) + cell(j === END_COL ? 0 : j) + 4;
-  for (const [key, row] of m.second) {
-    const h = Math.floor(key / PAIR);
-    const i = key % PAIR;
-    for (const j of row.keys()) sparse += cell(h) + cell(i) + cell(j === END_COL ? 0 : j) + 4;
-  }
-  sparse += (m.marginal.size + m.starts.size) * 6 + m.ranks.length * 4;
-  for (const rows of [m.ranksAfter, m.ranksBySeen])
-    for (const row of rows.values()) for (const c of row) if (c > 0) sparse += 6;
-  return bytes + sparse + 16;
-}

@@ -1,0 +1,139 @@
+import { DecodeError } from '../../core/errors.js';
+import { ByteReader, ByteWriter, readCountTable, readValue, writeCountTable, writeValue } from './codec.js';
+import type { LivenessModel } from './liveness.js';
+import type { CacheSageOptions } from './options.js';
+import type { RankJudge } from './rank-judge.js';
+import type { ReturnModel } from './return-model.js';
+import { type ReturnTimeModel, RT_EXPERTS } from './return-time.js';
+import type { CacheSageState, EngineState, SessionState, WorkloadModel } from './state.js';
+import type { TransitionModel } from './transition-model.js';
+
+/**
+ * Snapshot and restore of CacheSage's state (the Policy's `snapshot`/`restore`, for changelog-backed stores).
+ * Layout: magic "CSG", format version, options, statistics and decision flags, then each workload's learned model
+ * as a length-prefixed block (its length is the model's serialized size, what `cacheSageModelBytesPerWorkload`
+ * reports), then the sessions and engines (the runtime part: positions, pending questions, resident blocks,
+ * registered contexts). Restoring gives a state equal to the snapshotted one, so a policy restarted from it decides
+ * exactly as the uninterrupted one would.
+ */
+const MAGIC = [0x43, 0x53, 0x47];
+const VERSION = 1;
+
+function writeReturnModel(wr: ByteWriter, m: ReturnModel): void {
+  const table = new Map<number, Float64Array>();
+  for (const [k, c] of m.counts) table.set(k, Float64Array.of(c[0], c[1]));
+  writeCountTable(wr, table, 2);
+  writeValue(wr, m.hits);
+  writeValue(wr, m.total);
+}
+
+function readReturnModel(r: ByteReader): ReturnModel {
+  const counts = new Map<number, [number, number]>();
+  for (const [k, c] of readCountTable(r, 2)) counts.set(k, [c[0] as number, c[1] as number]);
+  return { counts, hits: readValue(r) as number, total: readValue(r) as number };
+}
+
+function writeReturnTimes(wr: ByteWriter, m: ReturnTimeModel): void {
+  wr.varint(m.horizon);
+  wr.varint(m.tables.length);
+  for (const levels of m.tables) {
+    wr.varint(levels.length);
+    for (const table of levels) writeCountTable(wr, table, m.horizon + 2);
+  }
+  writeValue(wr, m.loss);
+  wr.varint(m.answered);
+}
+
+function readReturnTimes(r: ByteReader): ReturnTimeModel {
+  const horizon = r.varint();
+  const experts = r.varint();
+  if (experts !== RT_EXPERTS.length)
+    throw bad(`return-time model has ${experts} experts, expected ${RT_EXPERTS.length}`);
+  const tables: Map<number, Float64Array>[][] = [];
+  for (let e = 0; e < experts; e++) {
+    const n = r.varint();
+    const levels: Map<number, Float64Array>[] = [];
+    for (let l = 0; l < n; l++) levels.push(readCountTable(r, horizon + 2));
+    tables.push(levels);
+  }
+  const loss = readValue(r) as Float64Array;
+  return { horizon, tables, loss, answered: r.varint() };
+}
+
+/** One workload's learned model in its compact form. */
+export function encodeWorkloadModel(w: WorkloadModel): Uint8Array {
+  const wr = new ByteWriter();
+  writeValue(wr, w.id);
+  const { index: _index, ...transitions } = w.model;
+  writeValue(wr, transitions);
+  writeReturnModel(wr, w.returns);
+  writeReturnTimes(wr, w.times);
+  writeValue(wr, w.liveness);
+  writeValue(wr, w.judge);
+  writeValue(wr, w.lastPrompt);
+  writeValue(wr, w.anchorLen);
+  wr.varint(w.anchorEpoch);
+  return wr.bytes();
+}
+
+export function decodeWorkloadModel(bytes: Uint8Array): WorkloadModel {
+  const r = new ByteReader(bytes);
+  const id = readValue(r) as string;
+  const transitions = readValue(r) as Omit<TransitionModel, 'index'>;
+  const model: TransitionModel = { ...transitions, index: new Map(transitions.agents.map((a, i) => [a, i])) };
+  const returns = readReturnModel(r);
+  const times = readReturnTimes(r);
+  const liveness = readValue(r) as LivenessModel;
+  const judge = readValue(r) as RankJudge;
+  const lastPrompt = readValue(r) as WorkloadModel['lastPrompt'];
+  const anchorLen = readValue(r) as Map<number, number>;
+  const anchorEpoch = r.varint();
+  return { id, model, returns, times, liveness, judge, lastPrompt, anchorLen, anchorEpoch };
+}
+
+function bad(message: string): DecodeError {
+  return new DecodeError('DECODE_FAILED', `cachesage snapshot: ${message}`);
+}
+
+export function snapshotState(state: CacheSageState): Uint8Array {
+  const wr = new ByteWriter();
+  for (const b of MAGIC) wr.u8(b);
+  wr.u8(VERSION);
+  writeValue(wr, state.options);
+  writeValue(wr, state.stats);
+  writeValue(wr, state.arrivalSession);
+  writeValue(wr, state.grewOn);
+  wr.varint(state.workloads.size);
+  for (const w of state.workloads.values()) {
+    const bytes = encodeWorkloadModel(w);
+    wr.varint(bytes.length);
+    for (const b of bytes) wr.u8(b);
+  }
+  writeValue(wr, state.sessions);
+  writeValue(wr, state.engines);
+  return wr.bytes();
+}
+
+export function restoreState(bytes: Uint8Array): CacheSageState {
+  const r = new ByteReader(bytes);
+  for (const b of MAGIC) if (r.u8() !== b) throw bad('not a CacheSage snapshot');
+  const version = r.u8();
+  if (version !== VERSION) throw bad(`unsupported version ${version}`);
+  const options = readValue(r) as CacheSageOptions;
+  const stats = readValue(r) as CacheSageState['stats'];
+  const arrivalSession = readValue(r) as string | null;
+  const grewOn = readValue(r) as string | null;
+  const workloads = new Map<string, WorkloadModel>();
+  const n = r.varint();
+  for (let i = 0; i < n; i++) {
+    const len = r.varint();
+    const block = new Uint8Array(len);
+    for (let j = 0; j < len; j++) block[j] = r.u8();
+    const w = decodeWorkloadModel(block);
+    workloads.set(w.id, w);
+  }
+  const sessions = readValue(r) as Map<string, SessionState>;
+  const engines = readValue(r) as Map<string, EngineState>;
+  if (!r.done) throw bad('trailing bytes');
+  return { options, workloads, sessions, engines, stats, arrivalSession, grewOn };
+}
