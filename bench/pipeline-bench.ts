@@ -122,16 +122,19 @@ export function withEventId(encoded: Buffer, eventId: string): Buffer {
   ]);
 }
 
-/** Cycles through the stream forever; loop k > 0 renames events and sessions with suffix `#k`. */
+/**
+ * Cycles through the stream forever; loop k > 0 renames events and sessions with suffix `#k`. Request events are
+ * decoded and encoded again with the produce time as `producedAt`.
+ */
 function streamCycler(stream: WireStream) {
   const requestCodec = createCodec('RequestEvent');
   const kvIds = stream.events.map((e) => (e.topic === 'kv' ? readKvId(e.value) : ''));
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
   for (const e of stream.events) {
-    if (e.request !== undefined) {
-      first = Math.min(first, e.request.ts);
-      last = Math.max(last, e.request.ts);
+    if (e.topic === 'requests') {
+      first = Math.min(first, e.ts);
+      last = Math.max(last, e.ts);
     }
   }
   const span = Math.max(1, last - first + 1);
@@ -146,11 +149,11 @@ function streamCycler(stream: WireStream) {
       i = 0;
       loop++;
     }
-    if (e.request === undefined) {
+    if (e.topic === 'kv') {
       const eventId = k === 0 ? kvId : `${kvId}#${k}`;
       return { topic: 'kv', key: e.key, value: k === 0 ? e.value : withEventId(e.value, eventId), eventId };
     }
-    const r = e.request;
+    const r = requestCodec.decode(e.value);
     const suffix = k === 0 ? '' : `#${k}`;
     const eventId = `${r.eventId}${suffix}`;
     const value = requestCodec.encode({

@@ -5,7 +5,6 @@ import { partitionOfKey } from '../adapters/memory/murmur2.js';
 import { ensureTopics } from '../infra/kafka/ensure-topics.js';
 import type { TopicSpec } from '../infra/topics.js';
 import { createCodec } from '../schemas/codec.js';
-import type { RequestEvent } from '../schemas/types.js';
 
 /**
  * The topics of one measurement: the co-partitioned event topics (keyed by engineId), the dead-letter topic, and the
@@ -33,8 +32,8 @@ export interface WireEvent {
   value: Buffer;
   /** Blocks the event carries (a KvEvent's hashes; 0 for request events). */
   blocks: number;
-  /** The decoded request event (re-encoded at send time by latency runs); undefined for KV events. */
-  request?: RequestEvent;
+  /** Event time (ms). */
+  ts: number;
 }
 
 /** A recorded stream, Avro-encoded (Confluent framing), in publish order. */
@@ -86,11 +85,11 @@ export function encodeStream(events: readonly SimEvent[]): WireStream {
       kvBytes += value.length;
       kvBlocks += e.blockHashes.length;
       kvEvents++;
-      out.push({ topic: 'kv', key: e.engineId, value, blocks: e.blockHashes.length });
+      out.push({ topic: 'kv', key: e.engineId, value, blocks: e.blockHashes.length, ts: e.ts });
     } else {
       const value = requestCodec.encode(e);
       requestBytes += value.length;
-      out.push({ topic: 'requests', key: e.engineId, value, blocks: 0, request: e });
+      out.push({ topic: 'requests', key: e.engineId, value, blocks: 0, ts: e.ts });
     }
   }
   const requestEvents = out.length - kvEvents;
