@@ -348,3 +348,41 @@ export function readCountTable(r: ByteReader, width: number): Map<number, Float6
   }
   return out;
 }
+
+/**
+ * Sparse rows of counts (row key → column → count), keys non-negative safe integers: per row its key, its cell
+ * count, then column and count per cell (counts as varints when every count is a non-negative integer, float64
+ * otherwise). Row and cell order is kept.
+ */
+export function writeRows(w: ByteWriter, rows: Map<number, Map<number, number>>): void {
+  let ints = true;
+  for (const row of rows.values()) for (const v of row.values()) if (!(isVarintSafe(v) && v >= 0)) ints = false;
+  w.varint(rows.size);
+  w.u8(ints ? 0 : 1);
+  for (const [key, row] of rows) {
+    w.varint(key);
+    w.varint(row.size);
+    for (const [col, v] of row) {
+      w.varint(col);
+      if (ints) w.varint(v);
+      else w.f64(v);
+    }
+  }
+}
+
+export function readRows(r: ByteReader): Map<number, Map<number, number>> {
+  const n = r.varint();
+  const ints = r.u8() === 0;
+  const rows = new Map<number, Map<number, number>>();
+  for (let i = 0; i < n; i++) {
+    const key = r.varint();
+    const cells = r.varint();
+    const row = new Map<number, number>();
+    for (let j = 0; j < cells; j++) {
+      const col = r.varint();
+      row.set(col, ints ? r.varint() : r.f64());
+    }
+    rows.set(key, row);
+  }
+  return rows;
+}

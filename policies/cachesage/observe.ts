@@ -152,7 +152,7 @@ export function endSession(state: CacheSageState, s: SessionState): void {
   eng.dropped.set(s.id, { workloadId: s.workloadId, keys: s.liveKeys, clock: eng.clock });
   const rt = returnTimeOptions(state);
   const answers = s.questions.map((q) => ({ q, outcome: 0 }));
-  answerQuestions(w.times, answers, rt);
+  answerQuestions(w.times, answers, rt, w.model.agents.length);
   judgeAnswers(w, s, answers);
   s.questions = [];
   s.batches.clear();
@@ -397,7 +397,7 @@ function settleQuestions(state: CacheSageState, w: WorkloadModel, s: SessionStat
     if (q.agent === agent) answers.push({ q, outcome: Math.min(step - q.step, rt.horizon + 1) });
     else keep.push(q);
   }
-  answerQuestions(w.times, answers, rt);
+  answerQuestions(w.times, answers, rt, w.model.agents.length);
   judgeAnswers(w, s, answers);
   s.questions = keep;
 }

@@ -43,6 +43,10 @@ function record(m: ReturnModel, key: number, hit: boolean): void {
   }
   c[1]++;
   m.total++;
+  if (c[1] >= 1024) {
+    c[0] = Math.ceil(c[0] / 2);
+    c[1] = Math.ceil(c[1] / 2);
+  }
 }
 
 /** Overall rate at which an agent of a session speaks again within H steps. */

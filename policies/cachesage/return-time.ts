@@ -107,10 +107,15 @@ export function questionFeatures(
 }
 
 /**
- * Keys kept per level of an expert: a new key replaces the least used one (fewest answers, oldest first), so the
- * model stays within a fixed size however many agent names a workload has.
+ * Keys kept per level of an expert: 224, or 7 per agent name beyond 32 names. A new key replaces the least used one
+ * (fewest answers, oldest first), so the model of a workload with up to 32 agents stays within a fixed size.
  */
-export const MAX_KEYS_PER_LEVEL = 1024;
+export function maxKeysPerLevel(agents: number): number {
+  return Math.max(224, 7 * agents);
+}
+
+/** A count reaching this halves its row (rounding up): counts stay small and recent answers weigh more. */
+const ROW_HALVING_AT = 512;
 
 function dropLeastUsed(table: Map<number, Float64Array>): void {
   let victim: number | undefined;
@@ -196,7 +201,9 @@ export function answerQuestions(
   m: ReturnTimeModel,
   answers: readonly { q: ReturnQuestion; outcome: number }[],
   o: ReturnTimeOptions,
+  agents: number,
 ): void {
+  const maxKeys = maxKeysPerLevel(agents);
   if (answers.length === 0) return;
   const n = m.horizon + 2;
   const tmp = new Float64Array(n);
@@ -216,11 +223,12 @@ export function answerQuestions(
         const key = keyOf(expert, l, q.features);
         let c = table.get(key);
         if (c === undefined) {
-          if (table.size >= MAX_KEYS_PER_LEVEL) dropLeastUsed(table);
+          if (table.size >= maxKeys) dropLeastUsed(table);
           c = new Float64Array(n);
           table.set(key, c);
         }
         c[outcome] = (c[outcome] as number) + 1;
+        if (c[outcome] === ROW_HALVING_AT) for (let k = 0; k < n; k++) c[k] = Math.ceil((c[k] as number) / 2);
       }
     }
     m.answered++;

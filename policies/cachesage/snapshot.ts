@@ -1,12 +1,21 @@
 import { DecodeError } from '../../core/errors.js';
-import { ByteReader, ByteWriter, readCountTable, readValue, writeCountTable, writeValue } from './codec.js';
+import {
+  ByteReader,
+  ByteWriter,
+  readCountTable,
+  readRows,
+  readValue,
+  writeCountTable,
+  writeRows,
+  writeValue,
+} from './codec.js';
 import type { LivenessModel } from './liveness.js';
 import type { CacheSageOptions } from './options.js';
 import type { RankJudge } from './rank-judge.js';
 import type { ReturnModel } from './return-model.js';
 import { type ReturnTimeModel, RT_EXPERTS } from './return-time.js';
 import type { CacheSageState, EngineState, SessionState, WorkloadModel } from './state.js';
-import type { TransitionModel } from './transition-model.js';
+import { RANK_BINS, type TransitionModel } from './transition-model.js';
 
 /**
  * Snapshot and restore of CacheSage's state (the Policy's `snapshot`/`restore`, for changelog-backed stores).
@@ -60,12 +69,92 @@ function readReturnTimes(r: ByteReader): ReturnTimeModel {
   return { horizon, tables, loss, answered: r.varint() };
 }
 
+function writeRankRows(wr: ByteWriter, rows: Map<number, number[]>): void {
+  const table = new Map<number, Float64Array>();
+  for (const [k, row] of rows) table.set(k, Float64Array.from(row));
+  writeCountTable(wr, table, RANK_BINS + 1);
+}
+
+function readRankRows(r: ByteReader): Map<number, number[]> {
+  const rows = new Map<number, number[]>();
+  for (const [k, row] of readCountTable(r, RANK_BINS + 1)) rows.set(k, Array.from(row));
+  return rows;
+}
+
+function writeTransitions(wr: ByteWriter, m: TransitionModel): void {
+  writeValue(wr, m.agents);
+  writeRows(wr, m.first);
+  writeValue(wr, m.firstTotals);
+  writeRows(wr, m.second);
+  writeValue(wr, m.secondTotals);
+  writeRows(wr, new Map([[0, m.marginal]]));
+  writeValue(wr, m.marginalTotal);
+  writeRows(wr, new Map([[0, m.starts]]));
+  writeValue(wr, m.startsTotal);
+  writeValue(wr, m.lengths);
+  writeValue(wr, m.lengthsTotal);
+  writeValue(wr, m.ranks);
+  writeValue(wr, m.ranksTotal);
+  writeRankRows(wr, m.ranksBySeen);
+  writeValue(wr, m.ranksBySeenTotals);
+  writeRankRows(wr, m.ranksAfter);
+  writeValue(wr, m.ranksAfterTotals);
+  writeValue(wr, m.scale);
+  writeValue(wr, m.transitions);
+  writeValue(wr, m.options);
+}
+
+function readTransitions(r: ByteReader): TransitionModel {
+  const agents = readValue(r) as string[];
+  const first = readRows(r);
+  const firstTotals = readValue(r) as Map<number, number>;
+  const second = readRows(r);
+  const secondTotals = readValue(r) as Map<number, number>;
+  const marginal = readRows(r).get(0) ?? new Map<number, number>();
+  const marginalTotal = readValue(r) as number;
+  const starts = readRows(r).get(0) ?? new Map<number, number>();
+  const startsTotal = readValue(r) as number;
+  const lengths = readValue(r) as number[];
+  const lengthsTotal = readValue(r) as number;
+  const ranks = readValue(r) as number[];
+  const ranksTotal = readValue(r) as number;
+  const ranksBySeen = readRankRows(r);
+  const ranksBySeenTotals = readValue(r) as Map<number, number>;
+  const ranksAfter = readRankRows(r);
+  const ranksAfterTotals = readValue(r) as Map<number, number>;
+  const scale = readValue(r) as number;
+  const transitions = readValue(r) as number;
+  const options = readValue(r) as TransitionModel['options'];
+  return {
+    agents,
+    index: new Map(agents.map((a, i) => [a, i])),
+    first,
+    firstTotals,
+    second,
+    secondTotals,
+    marginal,
+    marginalTotal,
+    starts,
+    startsTotal,
+    lengths,
+    lengthsTotal,
+    ranks,
+    ranksTotal,
+    ranksBySeen,
+    ranksBySeenTotals,
+    ranksAfter,
+    ranksAfterTotals,
+    scale,
+    transitions,
+    options,
+  };
+}
+
 /** One workload's learned model in its compact form. */
 export function encodeWorkloadModel(w: WorkloadModel): Uint8Array {
   const wr = new ByteWriter();
   writeValue(wr, w.id);
-  const { index: _index, ...transitions } = w.model;
-  writeValue(wr, transitions);
+  writeTransitions(wr, w.model);
   writeReturnModel(wr, w.returns);
   writeReturnTimes(wr, w.times);
   writeValue(wr, w.liveness);
@@ -79,8 +168,7 @@ export function encodeWorkloadModel(w: WorkloadModel): Uint8Array {
 export function decodeWorkloadModel(bytes: Uint8Array): WorkloadModel {
   const r = new ByteReader(bytes);
   const id = readValue(r) as string;
-  const transitions = readValue(r) as Omit<TransitionModel, 'index'>;
-  const model: TransitionModel = { ...transitions, index: new Map(transitions.agents.map((a, i) => [a, i])) };
+  const model = readTransitions(r);
   const returns = readReturnModel(r);
   const times = readReturnTimes(r);
   const liveness = readValue(r) as LivenessModel;

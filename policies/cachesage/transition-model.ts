@@ -82,6 +82,25 @@ export const SEEN_BINS = 6;
 const SEEN_STRIDE = 16;
 
 const PAIR = 1 << 20;
+
+/** Second-order rows kept (pairs of previous agents): 32, or one per agent beyond 32; a new pair replaces the least used. */
+export function maxPairRows(agents: number): number {
+  return Math.max(32, agents);
+}
+
+function dropLeastUsedPair(m: TransitionModel): void {
+  let victim: number | undefined;
+  let least = Number.POSITIVE_INFINITY;
+  for (const [key, total] of m.secondTotals) {
+    if (total < least) {
+      least = total;
+      victim = key;
+    }
+  }
+  if (victim === undefined) return;
+  m.second.delete(victim);
+  m.secondTotals.delete(victim);
+}
 const END_COL = PAIR - 1;
 
 export function createTransitionModel(options: Partial<TransitionModelOptions> = {}): TransitionModel {
@@ -127,6 +146,38 @@ function col(j: number): number {
 
 function bump(row: Row, key: number, w: number): void {
   row.set(key, (row.get(key) ?? 0) + w);
+}
+
+/**
+ * A row whose total reaches ROW_HALVING_AT observations is halved (rounding up while counts are whole): counts stay
+ * small (so does the serialized model) and recent sessions weigh more. Returns the row's new total.
+ */
+export const ROW_HALVING_AT = 1024;
+
+function halve(v: number, scale: number): number {
+  return scale === 1 ? Math.ceil(v / 2) : v / 2;
+}
+
+function halveRow(row: Row, total: number, scale: number): number {
+  if (total < ROW_HALVING_AT * scale) return total;
+  let sum = 0;
+  for (const [k, v] of row) {
+    const h = halve(v, scale);
+    row.set(k, h);
+    sum += h;
+  }
+  return sum;
+}
+
+function halveBins(row: number[], total: number, scale: number): number {
+  if (total < ROW_HALVING_AT * scale) return total;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) {
+    const h = halve(row[i] as number, scale);
+    row[i] = h;
+    sum += h;
+  }
+  return sum;
 }
 
 function rowOf(rows: Map<number, Row>, key: number): Row {
@@ -185,12 +236,15 @@ export function observeStart(m: TransitionModel, j: number): void {
 export function observeTransition(m: TransitionModel, prev: number | null, cur: number, next: number): void {
   const w = advanceDecay(m);
   const c = col(next);
-  bump(rowOf(m.first, cur), c, w);
-  m.firstTotals.set(cur, (m.firstTotals.get(cur) ?? 0) + w);
+  const first = rowOf(m.first, cur);
+  bump(first, c, w);
+  m.firstTotals.set(cur, halveRow(first, (m.firstTotals.get(cur) ?? 0) + w, m.scale));
   if (prev !== null) {
     const key = prev * PAIR + cur;
-    bump(rowOf(m.second, key), c, w);
-    m.secondTotals.set(key, (m.secondTotals.get(key) ?? 0) + w);
+    if (!m.second.has(key) && m.second.size >= maxPairRows(m.agents.length)) dropLeastUsedPair(m);
+    const second = rowOf(m.second, key);
+    bump(second, c, w);
+    m.secondTotals.set(key, halveRow(second, (m.secondTotals.get(key) ?? 0) + w, m.scale));
   }
   bump(m.marginal, c, w);
   m.marginalTotal += w;
@@ -207,18 +261,25 @@ export function observeRank(m: TransitionModel, cur: number, seen: number, rank:
   m.ranks[bin] = (m.ranks[bin] as number) + w;
   m.ranksTotal += w;
   const sb = Math.min(Math.max(seen, 1), SEEN_BINS);
-  bumpRank(m.ranksBySeen, m.ranksBySeenTotals, sb, bin, w);
-  bumpRank(m.ranksAfter, m.ranksAfterTotals, cur * SEEN_STRIDE + sb, bin, w);
+  bumpRank(m.ranksBySeen, m.ranksBySeenTotals, sb, bin, w, m.scale);
+  bumpRank(m.ranksAfter, m.ranksAfterTotals, cur * SEEN_STRIDE + sb, bin, w, m.scale);
 }
 
-function bumpRank(rows: Map<number, number[]>, totals: Map<number, number>, key: number, bin: number, w: number) {
+function bumpRank(
+  rows: Map<number, number[]>,
+  totals: Map<number, number>,
+  key: number,
+  bin: number,
+  w: number,
+  scale: number,
+): void {
   let row = rows.get(key);
   if (row === undefined) {
     row = new Array<number>(RANK_BINS + 1).fill(0);
     rows.set(key, row);
   }
   row[bin] = (row[bin] as number) + w;
-  totals.set(key, (totals.get(key) ?? 0) + w);
+  totals.set(key, halveBins(row, (totals.get(key) ?? 0) + w, scale));
 }
 
 /** A session ended after `steps` steps. */
