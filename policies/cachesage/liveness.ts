@@ -5,7 +5,7 @@
  * in its turn, bursty traffic does not), so it is learned: each time a request arrives, every other session that is
  * about due is asked "will you come back?", keyed by how late it is (in its own intervals) and by whether the
  * request that arrived instead started a new session. The answer is yes when the session arrives again, no when it
- * is dropped and does not return.
+ * is dropped as over (turned into yes if it comes back after all).
  */
 export interface LivenessModel {
   /** Per key: [returned, asked]. */
@@ -37,7 +37,7 @@ export function livenessPrior(elapsed: number, interval: number): number {
 }
 
 /** P(the session comes back | key), smoothed towards `prior` with weight `weight` answers. */
-export function livenessP(m: LivenessModel, key: number, prior: number, weight = 2): number {
+export function livenessP(m: LivenessModel, key: number, prior: number, weight = 1): number {
   if (key < 0) return 1;
   const yes = m.counts[key * 2] as number;
   const asked = m.counts[key * 2 + 1] as number;
@@ -50,4 +50,9 @@ export function answerLiveness(m: LivenessModel, keys: readonly number[], return
     if (returned) m.counts[key * 2] = (m.counts[key * 2] as number) + 1;
     m.counts[key * 2 + 1] = (m.counts[key * 2 + 1] as number) + 1;
   }
+}
+
+/** A dropped session came back: its answers turn from no to yes. */
+export function reviseLiveness(m: LivenessModel, keys: readonly number[]): void {
+  for (const key of keys) m.counts[key * 2] = (m.counts[key * 2] as number) + 1;
 }

@@ -1,6 +1,6 @@
 import type { ObservedEvent } from '../../policies/policy.js';
 import type { BlockHash, KvEvent, RequestEvent } from '../../schemas/types.js';
-import { answerLiveness, livenessKey, livenessP, livenessPrior } from './liveness.js';
+import { answerLiveness, livenessKey, livenessP, livenessPrior, reviseLiveness } from './liveness.js';
 import type { CacheSageOptions } from './options.js';
 import { predictNextAgent } from './predict.js';
 import { answerBatch, createRankBatch } from './rank-judge.js';
@@ -149,6 +149,7 @@ export function endSession(state: CacheSageState, s: SessionState): void {
   }
   closeReturns(w, s);
   const eng = engineOf(state, s.engineId);
+  answerLiveness(w.liveness, s.liveKeys, false);
   eng.dropped.set(s.id, { workloadId: s.workloadId, keys: s.liveKeys, clock: eng.clock });
   const rt = returnTimeOptions(state);
   const answers = s.questions.map((q) => ({ q, outcome: 0 }));
@@ -171,7 +172,7 @@ function killContext(e: EngineState, id: string): void {
   e.dying.push(id);
 }
 
-/** Requests after which a dropped session that has not come back counts as over (its questions answered no). */
+/** Requests during which a dropped session that comes back turns its liveness answers from no to yes. */
 const DROPPED_WINDOW = 64;
 
 /** Ends the sessions of an engine that are overdue, idle, or very likely over (learned liveness). */
@@ -185,7 +186,6 @@ export function expireSessions(state: CacheSageState, e: EngineState, nowMs: num
   }
   for (const [id, d] of e.dropped) {
     if (e.clock - d.clock <= DROPPED_WINDOW) break;
-    answerLiveness(workloadOf(state, d.workloadId).liveness, d.keys, false);
     e.dropped.delete(id);
   }
 }
@@ -217,7 +217,7 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
   let s = state.sessions.get(ev.sessionId);
   const back = e.dropped.get(ev.sessionId);
   if (back !== undefined) {
-    answerLiveness(workloadOf(state, back.workloadId).liveness, back.keys, true);
+    reviseLiveness(workloadOf(state, back.workloadId).liveness, back.keys);
     e.dropped.delete(ev.sessionId);
   }
   if (s !== undefined) {

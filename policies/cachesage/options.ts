@@ -54,7 +54,7 @@ export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   anchorRateAlpha: 0.05,
   sessionIdleMs: 10 * 60_000,
   sessionOverdueIntervals: 3,
-  sessionOverProbability: 0.02,
+  sessionOverProbability: 0.05,
   prefetchMinProbability: 0.3,
   prefetchMaxAgents: 2,
   prefetchDeadlineMs: 30_000,
