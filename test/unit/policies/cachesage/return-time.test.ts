@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import {
+  answerQuestions,
+  createReturnTimeModel,
+  FINISH_RUNNING,
+  finishFeature,
+  maxKeysPerLevel,
+  questionFeatures,
+  type ReturnQuestion,
+  RT_EXPERTS,
+  returnTimeP,
+} from '../../../../policies/cachesage/return-time.js';
+
+const OPTS = { horizon: 2, smoothing: 2, mixRate: 0.05 };
+
+function question(agent: number, rank = 1, finish = 2): ReturnQuestion {
+  return { step: 1, agent, features: questionFeatures(rank, finish, 2, 3, 7, agent, 8, 1, 1), batch: 0, index: 0 };
+}
+
+function predict(m: ReturnType<typeof createReturnTimeModel>, q: ReturnQuestion): number[] {
+  return Array.from(returnTimeP(m, q.features, OPTS, new Float64Array(OPTS.horizon + 2)));
+}
+
+describe('return-time features', () => {
+  it('bins how a step ended: output size and tool call', () => {
+    expect([finishFeature(3, false), finishFeature(3, true), finishFeature(40, false)]).toEqual([0, 1, 2]);
+    expect([finishFeature(100, true), finishFeature(5000, false)]).toEqual([5, 6]);
+    expect(FINISH_RUNNING).toBeGreaterThan(7);
+  });
+
+  it('caps the small features and packs the session counts', () => {
+    expect(questionFeatures(9, 1, 12, 40, 3, 4, -1, 5, 1)).toEqual([5, 1, 6, 15, 3, 4, -1, 7]);
+  });
+});
+
+describe('return-time model', () => {
+  it('starts uniform and moves by hand-computed smoothing; nested levels with the same answers add nothing', () => {
+    const m = createReturnTimeModel(OPTS.horizon);
+    expect(predict(m, question(1))).toEqual([0.25, 0.25, 0.25, 0.25]);
+    answerQuestions(m, [{ q: question(1), outcome: 1 }], OPTS, 3);
+    const p = predict(m, question(1));
+    expect(p[1]).toBeCloseTo((1 + 2 * 0.25) / 3, 12);
+    expect(p[0]).toBeCloseTo((2 * 0.25) / 3, 12);
+    expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+  });
+
+  it('scores every expert on a batch before any count moves', () => {
+    const m = createReturnTimeModel(OPTS.horizon);
+    answerQuestions(
+      m,
+      [
+        { q: question(1), outcome: 1 },
+        { q: question(1), outcome: 1 },
+      ],
+      OPTS,
+      3,
+    );
+    for (const loss of m.loss) expect(loss).toBeCloseTo(-2 * Math.log(0.25), 12);
+    expect(m.answered).toBe(2);
+  });
+
+  it('lets names separate agents that name-free evidence cannot, and the mixture follows the better expert', () => {
+    const m = createReturnTimeModel(OPTS.horizon);
+    for (let i = 0; i < 60; i++) {
+      answerQuestions(m, [{ q: question(1), outcome: 1 }], OPTS, 3);
+      answerQuestions(m, [{ q: question(2), outcome: 3 }], OPTS, 3);
+    }
+    const [nameFree, withNames] = [m.loss[0] as number, Math.min(m.loss[1] as number, m.loss[2] as number)];
+    expect(withNames).toBeLessThan(nameFree);
+    expect(predict(m, question(1))[1]).toBeGreaterThan(0.85);
+    expect(predict(m, question(2))[3]).toBeGreaterThan(0.85);
+  });
+
+  it('keeps at most maxKeysPerLevel keys per level, dropping the least used', () => {
+    expect(maxKeysPerLevel(13)).toBe(224);
+    expect(maxKeysPerLevel(100)).toBe(700);
+    const m = createReturnTimeModel(OPTS.horizon);
+    for (let i = 0; i < 5; i++) answerQuestions(m, [{ q: question(0), outcome: 1 }], OPTS, 32);
+    for (let a = 1; a < 400; a++) answerQuestions(m, [{ q: question(a), outcome: 2 }], OPTS, 32);
+    const levels = RT_EXPERTS[1]?.length ?? 0;
+    const deepest = m.tables[1]?.[levels - 1];
+    expect(deepest?.size).toBe(224);
+    expect(predict(m, question(0))[1]).toBeGreaterThan(predict(m, question(399))[1] as number);
+  });
+
+  it('halves a row whose count reaches the limit, keeping its proportions', () => {
+    const m = createReturnTimeModel(OPTS.horizon);
+    for (let i = 0; i < 900; i++) answerQuestions(m, [{ q: question(1), outcome: i % 3 === 0 ? 2 : 1 }], OPTS, 3);
+    const root = [...(m.tables[0]?.[0]?.values() ?? [])][0] as Float64Array;
+    const total = root.reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThan(700);
+    expect((root[1] as number) / total).toBeCloseTo(2 / 3, 1);
+  });
+});
