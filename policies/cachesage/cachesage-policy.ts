@@ -6,9 +6,11 @@ import { encodeWorkloadModel, restoreState, snapshotState } from './snapshot.js'
 import { type CacheSageState, createCacheSageState } from './state.js';
 
 /**
- * CacheSage (DESIGN §6): learns each workload's agent-transition matrix online, ranks cached contexts by their
- * survival value (will their agent speak again before they would be evicted?) and sends the engine eviction
- * priorities, then prefetches the likely next agents' contexts from the CPU tier at each step end.
+ * CacheSage (DESIGN §6): learns online, per workload, when each agent of a session speaks again (transition chain,
+ * return-time mixture, session liveness), ranks cached contexts by their survival value (will their agent speak
+ * again before they would be evicted?) and sends the engine eviction priorities; a context whose request has
+ * arrived is kept until it is served; at each step end it prefetches the likely next agents' contexts from the CPU
+ * tier. State is plain data; `snapshot`/`restore` give an exact compact binary form (see `snapshot.ts`).
  * Decision points: every request event (arrival and finish) of an engine, and every GPU store that extends a running
  * request's context (its output blocks get the context's priority before the request finishes).
  */

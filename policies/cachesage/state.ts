@@ -8,8 +8,8 @@ import { createTransitionModel, type TransitionModel } from './transition-model.
 
 /**
  * CacheSage's state: plain data kept in the policy's store (`policy:cachesage`). Nothing lives in closures.
- * - per workload: the transition model and what is learned about anchors (the prefix an agent's prompts share
- *   across sessions);
+ * - per workload: the transition model, the return models, liveness, the rank judge and what is learned about
+ *   anchors (the prefix an agent's prompts share across sessions);
  * - per session: its position in the chain (the last two agents), its own transition counts, its pace on its
  *   engine (requests between its steps);
  * - per engine: the request clock, which blocks are resident (from KV events), the contexts and anchors whose

@@ -8,21 +8,22 @@ import { END, lengthHazard, marginalP } from './transition-model.js';
 
 /**
  * Survival scoring (DESIGN §6.2). A cached context (s, a) is worth keeping if agent a speaks again in session s
- * before its blocks would be evicted. The session's next steps follow the learned chain from its last two agents
- * (second order for the first step, first order after), blended with the session's own transition counts; END is
- * absorbing. Over the next H steps the probability f_k that a first speaks at step k is discounted by the engine
- * time (in engine requests) at which that step is expected: the session's next arrival is due in w requests and
- * later steps follow every `interval` requests. The discount γ = exp(−1/L) uses the engine's cache lifetime L in
- * requests (resident blocks / blocks stored per request), so a context needed after the cache would have turned
- * over is worth little.
+ * before its blocks would be evicted. f_k is the probability that a next speaks at the session's k-th next step
+ * (k = 1..H; the learned return-time mixture adds a "later" class valued at the horizon). It comes from one of two
+ * estimates, whichever has ranked this workload's agents better so far (see `rank-judge.ts`):
+ * - the chain: the session's next steps follow the learned transition model from its last two agents (second order
+ *   for the first step, first order after) blended with the session's own counts, END absorbing, sharpened by the
+ *   return model; the state space is the agents seen in the session plus OTHER, O(H·m³) for m agents;
+ * - the return-time mixture (see `return-time.ts`): f_k learned directly from how the same question turned out.
+ * Each step is discounted by the engine time (in engine requests) at which it is expected: the session's next
+ * arrival is due in w requests and later steps follow every `interval` requests. The discount γ = exp(−1/L) uses the
+ * engine's cache lifetime L in requests (resident blocks / blocks stored per request), so a context needed after
+ * the cache would have turned over is worth little; alive(s) is the learned liveness (see `liveness.ts`).
  *
- *   V(s, a) = alive(s) · Σ_{k=1..H} f_k(a) · γ^(w + (k−1)·interval)
- *
- * The state space is the agents seen in the session plus OTHER (every other agent lumped), which keeps the cost at
- * O(H·m³) for m agents in the session, independent of how many agents the workload has.
+ *   V(s, a) = alive(s) · Σ_k f_k(a) · γ^(w + (k−1)·interval)
  */
 
-/** A session's chain over its seen agents and OTHER, END handled per step (see `endAt`). */
+/** A session's chain over its seen agents and OTHER, END handled per step (see `firstPassage`). */
 export interface NextStep {
   /** Agents seen in the session (indices in the workload model), then OTHER (-2). */
   states: number[];
