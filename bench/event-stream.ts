@@ -54,14 +54,23 @@ export function benchWorkload(sessions: number, seed: number): PreparedWorkload 
  * Times are rounded to whole ms, as the wire carries them.
  */
 export function recordEventStream(options: EventStreamOptions): EventStream {
-  const workload = benchWorkload(options.sessions, options.seed);
   const events: SimEvent[] = [];
+  const workload = simulateInto(options, (e) => events.push(e));
+  return { events, workload, options };
+}
+
+/**
+ * Runs the simulated engines of `options` and hands every event, in publish order, to `onEvent` (times rounded to
+ * whole ms); returns the workload. Nothing is kept: long streams can be encoded as they come.
+ */
+export function simulateInto(options: EventStreamOptions, onEvent: (event: SimEvent) => void): PreparedWorkload {
+  const workload = benchWorkload(options.sessions, options.seed);
   const sink: Sink<SimEvent> = {
     name: 'record',
     write(messages: readonly SinkMessage<SimEvent>[]) {
       for (const m of messages) {
         const e = m.value;
-        events.push({ ...e, ts: Math.round(e.ts), producedAt: Math.round(e.producedAt) });
+        onEvent({ ...e, ts: Math.round(e.ts), producedAt: Math.round(e.producedAt) });
       }
     },
     close: async () => undefined,
@@ -78,7 +87,7 @@ export function recordEventStream(options: EventStreamOptions): EventStream {
     ...(options.engineIds === undefined ? {} : { engineIds: options.engineIds }),
   });
   sim.run();
-  return { events, workload, options };
+  return workload;
 }
 
 /** A simulator event as the policy sees it. */

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { loadConfig } from '../core/config.js';
@@ -16,6 +17,23 @@ export interface MachineFacts {
   /** 1-minute load average when the run started (other work on the machine skews every figure). */
   loadAverage1m: number;
   platform: string;
+  /** The code measured: HEAD and the source files changed in the working tree since (absent in older files). */
+  git?: { commit: string; changed: string[] };
+}
+
+/** HEAD and the changed source files (policies, runtime, transports, services) of the working tree. */
+export function gitFacts(): { commit: string; changed: string[] } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--', '*.ts'], { encoding: 'utf8' });
+    const changed = status
+      .split('\n')
+      .map((l) => l.slice(3).trim())
+      .filter((f) => f.length > 0 && !f.startsWith('test/'));
+    return { commit, changed };
+  } catch {
+    return { commit: 'unknown', changed: [] };
+  }
 }
 
 /** Kafka's version, from the broker jar the local launcher runs (`kafka_2.13-<version>.jar`). */
@@ -40,6 +58,7 @@ export function machineFacts(natsVersion: string): MachineFacts {
     natsVersion,
     loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     platform: `${process.platform} ${process.arch}`,
+    git: gitFacts(),
   };
 }
 

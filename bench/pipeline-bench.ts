@@ -78,80 +78,80 @@ export interface LatencyRun {
   cpu: Record<string, CpuUse | null>;
 }
 
-const KV_HEADER_BYTES = 5;
-
 /** Most events per `sendBatch` of a latency run (keeps each partition's record batch under the broker's 1 MB). */
 const MAX_SEND_EVENTS = 600;
 
-function zigzagVarint(n: number): Buffer {
-  let v = n * 2;
-  const bytes: number[] = [];
-  while (v >= 0x80) {
-    bytes.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
+/** Maps pass k's block hashes to hashes no other pass uses (the same mapping for KV and request events). */
+export function loopHash(h: bigint, loop: number): bigint {
+  return loop === 0 ? h : BigInt.asIntN(64, h ^ (BigInt(loop) * 0x9e3779b97f4a7c15n));
 }
 
-function readZigzag(buf: Buffer, at: number): { value: number; next: number } {
-  let v = 0;
-  let shift = 1;
-  let i = at;
-  for (;;) {
-    const b = buf[i++]!;
-    v += (b & 0x7f) * shift;
-    if (b < 0x80) break;
-    shift *= 128;
-  }
-  return { value: v / 2, next: i };
+interface CycledEvent {
+  topic: 'kv' | 'requests';
+  key: string;
+  value: Buffer;
+  eventId: string;
 }
 
 /**
- * A KvEvent's encoded bytes with another eventId (its first field): the schema header, the new id, and the rest of
- * the original body. Lets a latency run send every loop of the stream with unique ids without re-encoding.
+ * Cycles through the stream. The first pass sends the recorded KV events as they are; request events are re-encoded
+ * with the produce time as `producedAt`. A run that outlasts the stream sends it again as new traffic: every later
+ * pass k starts with an ALL_CLEARED event per engine (an engine restart), and suffixes event, request and session
+ * ids with `#k`, shifts times by the stream's span and maps block hashes by `loopHash`, so no pass finds the blocks
+ * of another.
  */
-export function withEventId(encoded: Buffer, eventId: string): Buffer {
-  const { value: len, next } = readZigzag(encoded, KV_HEADER_BYTES);
-  const id = Buffer.from(eventId, 'utf8');
-  return Buffer.concat([
-    encoded.subarray(0, KV_HEADER_BYTES),
-    zigzagVarint(id.length),
-    id,
-    encoded.subarray(next + len),
-  ]);
-}
-
-/**
- * Cycles through the stream forever; loop k > 0 renames events and sessions with suffix `#k`. Request events are
- * decoded and encoded again with the produce time as `producedAt`.
- */
-function streamCycler(stream: WireStream) {
+export function streamCycler(stream: WireStream): () => CycledEvent {
+  const kvCodec = createCodec('KvEvent');
   const requestCodec = createCodec('RequestEvent');
-  const kvIds = stream.events.map((e) => (e.topic === 'kv' ? readKvId(e.value) : ''));
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
   for (const e of stream.events) {
-    if (e.topic === 'requests') {
-      first = Math.min(first, e.ts);
-      last = Math.max(last, e.ts);
-    }
+    first = Math.min(first, e.ts);
+    last = Math.max(last, e.ts);
   }
   const span = Math.max(1, last - first + 1);
+  const pending: CycledEvent[] = [];
   let i = 0;
   let loop = 0;
-  return (): { topic: 'kv' | 'requests'; key: string; value: Buffer; eventId: string } => {
+  return () => {
+    const restart = pending.shift();
+    if (restart !== undefined) return restart;
     const e = stream.events[i]!;
     const k = loop;
-    const kvId = kvIds[i]!;
     i++;
     if (i === stream.events.length) {
       i = 0;
       loop++;
+      for (const engineId of stream.engineIds) {
+        const eventId = `${engineId}:cleared#${loop}`;
+        const value = kvCodec.encode({
+          eventId,
+          engineId,
+          seq: 0,
+          ts: first + loop * span,
+          producedAt: Date.now(),
+          kind: 'ALL_CLEARED',
+          blockHashes: [],
+          parentHash: null,
+          tokenIds: [],
+          medium: 'GPU',
+        });
+        pending.push({ topic: 'kv', key: engineId, value, eventId });
+      }
     }
     if (e.topic === 'kv') {
-      const eventId = k === 0 ? kvId : `${kvId}#${k}`;
-      return { topic: 'kv', key: e.key, value: k === 0 ? e.value : withEventId(e.value, eventId), eventId };
+      if (k === 0) return { topic: 'kv', key: e.key, value: e.value, eventId: e.eventId };
+      const ev = kvCodec.decode(e.value);
+      const eventId = `${ev.eventId}#${k}`;
+      const value = kvCodec.encode({
+        ...ev,
+        eventId,
+        ts: ev.ts + k * span,
+        producedAt: Date.now(),
+        blockHashes: ev.blockHashes.map((h) => loopHash(h, k)),
+        parentHash: ev.parentHash === null ? null : loopHash(ev.parentHash, k),
+      });
+      return { topic: 'kv', key: e.key, value, eventId };
     }
     const r = requestCodec.decode(e.value);
     const suffix = k === 0 ? '' : `#${k}`;
@@ -163,14 +163,11 @@ function streamCycler(stream: WireStream) {
       sessionId: `${r.sessionId}${suffix}`,
       ts: r.ts + k * span,
       producedAt: Date.now(),
+      blockHashes: k === 0 ? r.blockHashes : r.blockHashes.map((h) => loopHash(h, k)),
+      outputBlockHashes: k === 0 ? r.outputBlockHashes : r.outputBlockHashes.map((h) => loopHash(h, k)),
     });
     return { topic: 'requests', key: e.key, value, eventId };
   };
-}
-
-function readKvId(encoded: Buffer): string {
-  const { value: len, next } = readZigzag(encoded, KV_HEADER_BYTES);
-  return encoded.subarray(next, next + len).toString('utf8');
 }
 
 /**

@@ -137,6 +137,11 @@ export function renderReport(r: BenchResults): string {
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, Kafka ${m.kafkaVersion}, ` +
       `NATS ${m.natsVersion}; load average ${m.loadAverage1m} at start. Figures are medians of the repetitions ` +
       '(min–max in brackets).',
+    '',
+    m.git === undefined
+      ? 'Code: not recorded.'
+      : `Code: ${m.git.commit}` +
+        (m.git.changed.length === 0 ? '.' : ` with uncommitted changes to ${m.git.changed.join(', ')}.`),
   ];
   if (r.policy !== undefined) {
     out.push('', policySection(r.policy.levels, r.policy.timerOverheadNs));

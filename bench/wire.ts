@@ -34,6 +34,7 @@ export interface WireEvent {
   blocks: number;
   /** Event time (ms). */
   ts: number;
+  eventId: string;
 }
 
 /** A recorded stream, Avro-encoded (Confluent framing), in publish order. */
@@ -68,8 +69,16 @@ export function spreadEngineIds(count: number, partitions: number, prefix = 'eng
   return ids;
 }
 
-/** Encodes a recorded stream with the layer's Avro codecs. */
-export function encodeStream(events: readonly SimEvent[]): WireStream {
+/** Encoded events are packed into slabs of this size (one small buffer each would waste much of a pool slab). */
+const SLAB_BYTES = 32 * 1024 * 1024;
+
+/** Encodes events one at a time into a wire stream (the events themselves are not kept). */
+export interface StreamEncoder {
+  add(event: SimEvent): void;
+  finish(): WireStream;
+}
+
+export function createStreamEncoder(): StreamEncoder {
   const kvCodec = createCodec('KvEvent');
   const requestCodec = createCodec('RequestEvent');
   const out: WireEvent[] = [];
@@ -78,30 +87,52 @@ export function encodeStream(events: readonly SimEvent[]): WireStream {
   let kvBlocks = 0;
   let kvEvents = 0;
   const engines = new Set<string>();
-  for (const e of events) {
-    engines.add(e.engineId);
-    if ('kind' in e) {
-      const value = kvCodec.encode(e);
-      kvBytes += value.length;
-      kvBlocks += e.blockHashes.length;
-      kvEvents++;
-      out.push({ topic: 'kv', key: e.engineId, value, blocks: e.blockHashes.length, ts: e.ts });
-    } else {
-      const value = requestCodec.encode(e);
-      requestBytes += value.length;
-      out.push({ topic: 'requests', key: e.engineId, value, blocks: 0, ts: e.ts });
+  let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  let used = 0;
+  const keep = (encoded: Buffer): Buffer => {
+    if (used + encoded.length > slab.length) {
+      slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, encoded.length));
+      used = 0;
     }
-  }
-  const requestEvents = out.length - kvEvents;
-  return {
-    events: out,
-    kvEvents,
-    requestEvents,
-    kvBlocks,
-    meanKvBytes: kvEvents === 0 ? 0 : kvBytes / kvEvents,
-    meanRequestBytes: requestEvents === 0 ? 0 : requestBytes / requestEvents,
-    engineIds: [...engines],
+    encoded.copy(slab, used);
+    used += encoded.length;
+    return slab.subarray(used - encoded.length, used);
   };
+  return {
+    add(e) {
+      engines.add(e.engineId);
+      if ('kind' in e) {
+        const value = keep(kvCodec.encode(e));
+        kvBytes += value.length;
+        kvBlocks += e.blockHashes.length;
+        kvEvents++;
+        out.push({ topic: 'kv', key: e.engineId, value, blocks: e.blockHashes.length, ts: e.ts, eventId: e.eventId });
+      } else {
+        const value = keep(requestCodec.encode(e));
+        requestBytes += value.length;
+        out.push({ topic: 'requests', key: e.engineId, value, blocks: 0, ts: e.ts, eventId: e.eventId });
+      }
+    },
+    finish() {
+      const requestEvents = out.length - kvEvents;
+      return {
+        events: out,
+        kvEvents,
+        requestEvents,
+        kvBlocks,
+        meanKvBytes: kvEvents === 0 ? 0 : kvBytes / kvEvents,
+        meanRequestBytes: requestEvents === 0 ? 0 : requestBytes / requestEvents,
+        engineIds: [...engines],
+      };
+    },
+  };
+}
+
+/** Encodes a recorded stream with the layer's Avro codecs. */
+export function encodeStream(events: readonly SimEvent[]): WireStream {
+  const encoder = createStreamEncoder();
+  for (const e of events) encoder.add(e);
+  return encoder.finish();
 }
 
 export function kafkaClient(brokers: readonly string[], clientId: string): Kafka {
