@@ -1,6 +1,7 @@
 import type { BlockHash, EvictionEntry } from '../../schemas/types.js';
 import type { ActDraft, ActInput, DecisionPoint, Prediction, ScoredGroup, Scores } from '../policy.js';
 import { nextAgentDistribution } from './predict.js';
+import { prefetchActs } from './prefetch.js';
 import type { CacheSageState, ContextState, EngineState } from './state.js';
 import { engineOf, workloadOf } from './state.js';
 import { anchorValue, contextValues, discountOf } from './survival.js';
@@ -156,37 +157,7 @@ export function actFor(state: CacheSageState, input: ActInput): ActDraft[] {
     drafts.push({ kind: 'evict', ttlMs: o.hintTtlMs, entries });
   }
   const cause = input.cause;
-  const prediction = input.prediction;
-  if (
-    prediction !== null &&
-    o.prefetchMaxAgents > 0 &&
-    cause.type === 'request' &&
-    cause.event.phase === 'FINISHED' &&
-    e.cpu.size > 0
-  ) {
-    const s = state.sessions.get(prediction.sessionId);
-    const w = s === undefined ? undefined : workloadOf(state, s.workloadId);
-    let taken = 0;
-    for (const n of prediction.next) {
-      if (taken >= o.prefetchMaxAgents || n.p < o.prefetchMinProbability || s === undefined || w === undefined) break;
-      const agent = w.model.index.get(n.agentId);
-      const cid = agent === undefined ? undefined : s.contexts.get(agent);
-      const c = cid === undefined ? undefined : e.contexts.get(cid);
-      if (c === undefined || c.dead) continue;
-      let first = 0;
-      while (first < c.full.length && e.resident.has(c.full[first] as BlockHash)) first++;
-      if (first >= c.full.length || !e.cpu.has(c.full[first] as BlockHash)) continue;
-      taken++;
-      state.stats.prefetches++;
-      drafts.push({
-        kind: 'prefetch',
-        ttlMs: o.prefetchDeadlineMs,
-        sessionId: s.id,
-        agentId: n.agentId,
-        blockHashes: c.full.slice(first) as BlockHash[],
-        deadlineMs: o.prefetchDeadlineMs,
-      });
-    }
-  }
+  const finished = cause.type === 'request' && cause.event.phase === 'FINISHED' ? cause.event.sessionId : null;
+  drafts.push(...prefetchActs(state, e, input.point.now, finished));
   return drafts;
 }

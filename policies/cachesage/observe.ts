@@ -3,6 +3,7 @@ import type { BlockHash, KvEvent, RequestEvent } from '../../schemas/types.js';
 import { answerLiveness, livenessKey, livenessP, livenessPrior, reviseLiveness } from './liveness.js';
 import type { CacheSageOptions } from './options.js';
 import { predictNextAgent } from './predict.js';
+import { observePrefill, predictPrefill } from './prefill-model.js';
 import { answerBatch, createRankBatch } from './rank-judge.js';
 import { askReturns, closeReturns, settleReturns } from './return-model.js';
 import { answerQuestions, FINISH_RUNNING, finishFeature, type ReturnQuestion } from './return-time.js';
@@ -39,26 +40,49 @@ function observeKv(state: CacheSageState, ev: KvEvent): void {
     for (const h of ev.blockHashes) set.add(h);
     if (ev.medium === 'GPU') {
       e.storedSinceArrival += ev.blockHashes.length;
-      if (ev.parentHash !== null && e.tails.size > 0) growContext(state, e, ev.parentHash, ev.blockHashes);
+      if (ev.parentHash !== null && e.tails.size > 0) growContext(state, e, ev.parentHash, ev.blockHashes, ev.ts);
     }
   } else {
     for (const h of ev.blockHashes) set.delete(h);
+    if (ev.medium === 'GPU' && e.resident.size > e.capacity) e.capacity = e.resident.size;
   }
 }
 
 /** GPU blocks stored right after a running request's context (its output): the context grows by them. */
-function growContext(state: CacheSageState, e: EngineState, parent: BlockHash, blocks: readonly BlockHash[]): void {
+function growContext(
+  state: CacheSageState,
+  e: EngineState,
+  parent: BlockHash,
+  blocks: readonly BlockHash[],
+  ts: number,
+): void {
   const id = e.tails.get(parent);
   if (id === undefined || blocks.length === 0) return;
   e.tails.delete(parent);
   const c = e.contexts.get(id);
   if (c === undefined || c.dead || c.tail !== parent || c.full[c.full.length - 1] !== parent) return;
   c.full = c.full.concat(blocks);
+  if (c.running) noteStep(e, c, ts);
   c.running = false;
   c.tail = blocks[blocks.length - 1] as BlockHash;
   e.tails.set(c.tail, id);
   e.grown.push(id);
   state.grewOn = e.id;
+}
+
+/**
+ * A request's cache step (its output stored at `ts`): when it waited for the previous step, the time between the two
+ * is the previous request's prefill, a sample of the engine's prefill model.
+ */
+function noteStep(e: EngineState, c: ContextState, ts: number): void {
+  if (e.stepTs >= 0 && c.arrivedClock === e.stepClock + 1 && c.arrivedTs <= e.stepTs) {
+    observePrefill(e.prefill, e.stepCompute, e.stepReload, ts - e.stepTs);
+  }
+  e.stepTs = ts;
+  e.stepClock = c.arrivedClock;
+  e.stepCompute = c.arrivedCompute;
+  e.stepReload = c.arrivedReload;
+  e.stepBusyMs = predictPrefill(e.prefill, c.arrivedCompute, c.arrivedReload);
 }
 
 function setTail(e: EngineState, c: ContextState, tail: BlockHash | null): void {
@@ -122,6 +146,9 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
     lastClock: e.clock,
     interval: e.gap > 0 ? e.gap : Math.max(1, e.sessions.size + 1),
     lastTs: ev.ts,
+    finishedTs: -1,
+    prefetchedStep: -1,
+    refreshedStep: -1,
     local: new Map(),
     localTotals: new Map(),
     seen: [],
@@ -261,6 +288,8 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
   s.steps++;
   s.lastClock = e.clock;
   s.lastTs = ev.ts;
+  if (s.finishedTs >= 0) noteGap(e, s.toolRunning ? 1 : 0, ev.ts - s.finishedTs);
+  s.finishedTs = -1;
   s.toolRunning = false;
 
   const at = s.seen.indexOf(a);
@@ -274,7 +303,7 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
   askQuestions(w, s, o);
   learnAnchor(w, a, s.id, ev.blockHashes, o.anchorMaxBlocks);
   updateAnchor(state, e, w, a, ev.blockHashes);
-  updateContext(e, w, s, a, ev.blockHashes);
+  updateContext(e, w, s, a, ev.blockHashes, ev.ts);
   expireSessions(state, e, ev.ts);
 }
 
@@ -324,6 +353,7 @@ function updateContext(
   s: SessionState,
   agent: number,
   blocks: readonly BlockHash[],
+  ts: number,
 ): void {
   const id = s.contexts.get(agent);
   const c = id === undefined ? undefined : e.contexts.get(id);
@@ -333,6 +363,7 @@ function updateContext(
     if (extends_) {
       c.full = blocks;
       c.running = blocks.length > 0;
+      noteArrival(e, c, blocks, ts);
       setTail(e, c, blocks.length > 0 ? (blocks[blocks.length - 1] as BlockHash) : null);
       return;
     }
@@ -352,10 +383,39 @@ function updateContext(
     tail: null,
     running: blocks.length > 0,
     valuePriority: Number.NaN,
+    arrivedClock: 0,
+    arrivedTs: 0,
+    arrivedReload: 0,
+    arrivedCompute: 0,
+    prefetchedClock: -1,
   };
+  noteArrival(e, ctx, blocks, ts);
   setTail(e, ctx, blocks.length > 0 ? (blocks[blocks.length - 1] as BlockHash) : null);
   e.contexts.set(ctx.id, ctx);
   s.contexts.set(agent, ctx.id);
+}
+
+/** Quantile of the finish-to-arrival gaps tracked by `noteGap`, and its step (relative). */
+const GAP_QUANTILE = 0.05;
+const GAP_STEP = 0.05;
+
+/** Tracks a low quantile of a session's gaps between a finish and its next arrival (multiplicative steps). */
+function noteGap(e: EngineState, kind: number, gapMs: number): void {
+  const q = e.quickGapMs[kind] as number;
+  if (!(gapMs > 0)) return;
+  e.quickGapMs[kind] = q === 0 ? gapMs : q * Math.exp(GAP_STEP * (GAP_QUANTILE - (gapMs < q ? 1 : 0)));
+}
+
+/** Where a context's prompt stands at its arrival: its place in the engine's order, blocks to reload and to compute. */
+function noteArrival(e: EngineState, c: ContextState, prompt: readonly BlockHash[], ts: number): void {
+  c.arrivedClock = e.clock;
+  c.arrivedTs = ts;
+  let g = 0;
+  while (g < prompt.length && e.resident.has(prompt[g] as BlockHash)) g++;
+  let r = g;
+  while (r < prompt.length && e.cpu.has(prompt[r] as BlockHash)) r++;
+  c.arrivedReload = r - g;
+  c.arrivedCompute = prompt.length - r;
 }
 
 function observeFinish(state: CacheSageState, ev: RequestEvent): void {
@@ -378,6 +438,7 @@ function observeFinish(state: CacheSageState, ev: RequestEvent): void {
     if (samePrompt && c.full[total - 1] !== out[out.length - 1]) c.full = ev.blockHashes.concat(out);
   }
   s.toolRunning = ev.toolCall !== null;
+  s.finishedTs = ev.ts;
   s.finish = finishFeature(ev.outputTokens, ev.toolCall !== null);
   askQuestions(w, s, state.options);
 }

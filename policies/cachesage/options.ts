@@ -30,8 +30,10 @@ export interface CacheSageOptions {
   prefetchMinProbability: number;
   /** At most this many agents' contexts are prefetched per step end. */
   prefetchMaxAgents: number;
-  /** A prefetch must finish within this many ms of the step end to be worth it. */
+  /** A prefetch must finish within this many ms of the step end to be worth it (before any gap is learned). */
   prefetchDeadlineMs: number;
+  /** Share of the predicted prefill of the request ahead that a prefetch for a waiting request may take. */
+  prefetchSafety: number;
   /** ttl of eviction hints. */
   hintTtlMs: number;
   /** Smoothing weight of a return-time level towards the coarser one. */
@@ -58,6 +60,7 @@ export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   prefetchMinProbability: 0.3,
   prefetchMaxAgents: 2,
   prefetchDeadlineMs: 30_000,
+  prefetchSafety: 0.8,
   hintTtlMs: 30_000,
   anchorMaxBlocks: 128,
   returnSmoothing: 2,
@@ -96,6 +99,7 @@ export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): 
     throw new ConfigError('cachesage: prefetchMaxAgents must be an integer ≥ 0');
   }
   positive('prefetchDeadlineMs', o.prefetchDeadlineMs);
+  unit('prefetchSafety', o.prefetchSafety);
   positive('hintTtlMs', o.hintTtlMs);
   positive('anchorMaxBlocks', o.anchorMaxBlocks);
   positive('returnSmoothing', o.returnSmoothing);

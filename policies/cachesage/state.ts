@@ -1,6 +1,7 @@
 import type { BlockHash } from '../../schemas/types.js';
 import { createLivenessModel, type LivenessModel } from './liveness.js';
 import type { CacheSageOptions } from './options.js';
+import { createPrefillModel, type PrefillModel } from './prefill-model.js';
 import { createRankJudge, type RankBatch, type RankJudge } from './rank-judge.js';
 import { createReturnModel, type PendingReturn, type ReturnModel } from './return-model.js';
 import { createReturnTimeModel, type ReturnQuestion, type ReturnTimeModel } from './return-time.js';
@@ -69,6 +70,11 @@ export interface SessionState {
   /** Moving average of engine requests between the session's arrivals. */
   interval: number;
   lastTs: number;
+  /** Event time at which the latest step finished (-1 while it runs). */
+  finishedTs: number;
+  /** Step count at which the session's next agents were last prefetched at a step end, and again as the engine's next arrival (-1: never). */
+  prefetchedStep: number;
+  refreshedStep: number;
   /** Session-local first-order counts: row key = agent, column = next agent. */
   local: Map<number, Map<number, number>>;
   localTotals: Map<number, number>;
@@ -113,6 +119,14 @@ export interface ContextState {
   running: boolean;
   /** Priority from the context's survival value (what it gets once its request has been served). */
   valuePriority: number;
+  /** Engine request clock and event time of the context's latest arrival (the engine's FIFO order of cache steps). */
+  arrivedClock: number;
+  arrivedTs: number;
+  /** Leading prompt blocks not in GPU at that arrival: found in the CPU tier, and neither (computed). */
+  arrivedReload: number;
+  arrivedCompute: number;
+  /** Arrival clock for which the waiting request's blocks were prefetched (-1: never). */
+  prefetchedClock: number;
 }
 
 export interface AnchorState {
@@ -150,6 +164,19 @@ export interface EngineState {
   tails: Map<BlockHash, string>;
   /** Contexts that grew from KV events since the last act. */
   grown: string[];
+  /** GPU blocks the engine keeps between requests, as learned from its evictions (0 until the first eviction). */
+  capacity: number;
+  /** Event time of the latest cache step seen (a running request's output stored), -1 before any. */
+  stepTs: number;
+  /** Arrival clock of that step's request, its blocks to compute and to reload, and its predicted prefill (ms). */
+  stepClock: number;
+  stepCompute: number;
+  stepReload: number;
+  stepBusyMs: number;
+  /** Prefill-time model (see `prefill-model.ts`). */
+  prefill: PrefillModel;
+  /** Low quantile of the time from a step's finish to the session's next arrival (ms), after a step without and with a tool call (0: none seen). */
+  quickGapMs: number[];
 }
 
 export function createCacheSageState(options: CacheSageOptions): CacheSageState {
@@ -202,6 +229,14 @@ export function engineOf(state: CacheSageState, id: string): EngineState {
       dropped: new Map(),
       tails: new Map(),
       grown: [],
+      capacity: 0,
+      stepTs: -1,
+      stepClock: -1,
+      stepCompute: 0,
+      stepReload: 0,
+      stepBusyMs: 0,
+      prefill: createPrefillModel(),
+      quickGapMs: [0, 0],
     };
     state.engines.set(id, e);
   }
