@@ -38,11 +38,15 @@ export function seenIf(s: SessionState, cur: number): number {
   return s.seen.includes(cur) ? s.seen.length : s.seen.length + 1;
 }
 
-/** The prior probability of `j` next after `cur` (rank model); `j` = END gives the END prior. */
+/**
+ * The prior probability of `j` next after `cur` (rank model); `j` = END gives the END prior. From the session's
+ * current agent, the rank model also knows whether that agent made the two latest steps (a streak).
+ */
 export function priorOf(v: ChainView, cur: number, j: number): number {
   if (j === END) return v.endPrior;
   const rank = rankIf(v.s, cur, j);
-  const p = (1 - v.endPrior) * rankP(v.w.model, rank, cur, seenIf(v.s, cur));
+  const streak = cur === v.s.cur && v.s.prev !== null ? v.s.prev === cur : undefined;
+  const p = (1 - v.endPrior) * rankP(v.w.model, rank, cur, seenIf(v.s, cur), 2, streak);
   return rank === null ? (p * marginalP(v.w.model, j)) / v.unseenMarginal : p;
 }
 

@@ -1,5 +1,6 @@
 import type { BlockHash, EvictionEntry } from '../../schemas/types.js';
 import type { ActDraft, ActInput, DecisionPoint, Prediction, ScoredGroup, Scores } from '../policy.js';
+import { appearanceRate } from './appearance.js';
 import { nextAgentDistribution } from './predict.js';
 import { prefetchActs } from './prefetch.js';
 import type { CacheSageState, ContextState, EngineState } from './state.js';
@@ -79,7 +80,8 @@ export function scoreEngine(state: CacheSageState, point: DecisionPoint, isArriv
   }
   const gamma = discountOf(e, o.lifetimeScale);
   for (const a of e.anchors.values()) {
-    const priority = priorityOf(anchorValue(a.rate, gamma), e.freshValue, o.priorityResolution);
+    const rate = appearanceRate(workloadOf(state, a.workloadId).appearances, a.agent);
+    const priority = priorityOf(anchorValue(rate, gamma), e.freshValue, o.priorityResolution);
     const needsBlocks = a.registeredLength !== a.blocks.length;
     if (!needsBlocks && a.sentPriority === priority) continue;
     changed.push({ contextId: a.id, blockHashes: needsBlocks ? (a.blocks as BlockHash[]) : [], value: priority });

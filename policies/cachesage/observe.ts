@@ -1,5 +1,6 @@
 import type { ObservedEvent } from '../../policies/policy.js';
 import type { BlockHash, KvEvent, RequestEvent } from '../../schemas/types.js';
+import { observeAppearance } from './appearance.js';
 import { answerLiveness, livenessKey, livenessP, livenessPrior, reviseLiveness } from './liveness.js';
 import type { CacheSageOptions } from './options.js';
 import { predictNextAgent } from './predict.js';
@@ -269,7 +270,7 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
     }
     observeTransition(w.model, s.prev, s.cur, a);
     const rank = s.seen.indexOf(a);
-    observeRank(w.model, s.cur, s.seen.length, rank < 0 ? null : rank);
+    observeRank(w.model, s.cur, s.seen.length, rank < 0 ? null : rank, s.prev === s.cur);
     let row = s.local.get(s.cur);
     if (row === undefined) {
       row = new Map();
@@ -302,7 +303,8 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
   s.finish = FINISH_RUNNING;
   askQuestions(w, s, o);
   learnAnchor(w, a, s.id, ev.blockHashes, o.anchorMaxBlocks);
-  updateAnchor(state, e, w, a, ev.blockHashes);
+  observeAppearance(w.appearances, a, at < 0, o.anchorHalfLifeRequests);
+  updateAnchor(e, w, a, ev.blockHashes);
   updateContext(e, w, s, a, ev.blockHashes, ev.ts);
   expireSessions(state, e, ev.ts);
 }
@@ -314,18 +316,7 @@ function endSessionOnEngine(state: CacheSageState, s: SessionState): void {
   old.sessions.delete(s.id);
 }
 
-function updateAnchor(
-  state: CacheSageState,
-  e: EngineState,
-  w: WorkloadModel,
-  agent: number,
-  prompt: readonly BlockHash[],
-): void {
-  const alpha = state.options.anchorRateAlpha;
-  for (const anchor of e.anchors.values()) {
-    const used = anchor.workloadId === w.id && anchor.agent === agent ? 1 : 0;
-    anchor.rate = (1 - alpha) * anchor.rate + alpha * used;
-  }
+function updateAnchor(e: EngineState, w: WorkloadModel, agent: number, prompt: readonly BlockHash[]): void {
   const len = w.anchorLen.get(agent) ?? 0;
   if (len === 0) return;
   const id = `anchor:${w.id}:${w.model.agents[agent]}`;
@@ -338,7 +329,6 @@ function updateAnchor(
       blocks: prompt.slice(0, len),
       registeredLength: null,
       sentPriority: Number.NaN,
-      rate: alpha,
     };
     e.anchors.set(id, anchor);
   } else if (anchor.blocks.length !== len || anchor.blocks[len - 1] !== prompt[len - 1]) {

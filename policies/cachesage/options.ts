@@ -18,8 +18,8 @@ export interface CacheSageOptions {
   priorityResolution: number;
   /** Weight of a new observation in the per-engine moving averages (request interval, blocks per request...). */
   ewmaAlpha: number;
-  /** Weight of one request in an anchor's reuse rate. */
-  anchorRateAlpha: number;
+  /** Half-life (in requests) of the counts behind an anchor's reuse rate (how often its agent enters a session). */
+  anchorHalfLifeRequests: number;
   /** A session idle this long (event time) is over: its contexts are dead and END is counted. */
   sessionIdleMs: number;
   /** A session silent for more than this many of its own intervals (in engine requests) is over. */
@@ -53,7 +53,7 @@ export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   model: DEFAULT_TRANSITION_OPTIONS,
   priorityResolution: 20,
   ewmaAlpha: 0.2,
-  anchorRateAlpha: 0.05,
+  anchorHalfLifeRequests: 1000,
   sessionIdleMs: 10 * 60_000,
   sessionOverdueIntervals: 3,
   sessionOverProbability: 0.05,
@@ -90,7 +90,7 @@ export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): 
   positive('model.decayHalfLifeTransitions', o.model.decayHalfLifeTransitions);
   positive('priorityResolution', o.priorityResolution);
   unit('ewmaAlpha', o.ewmaAlpha);
-  unit('anchorRateAlpha', o.anchorRateAlpha);
+  positive('anchorHalfLifeRequests', o.anchorHalfLifeRequests);
   positive('sessionIdleMs', o.sessionIdleMs);
   positive('sessionOverdueIntervals', o.sessionOverdueIntervals);
   unit('prefetchMinProbability', o.prefetchMinProbability);

@@ -1,4 +1,5 @@
 import { DecodeError } from '../../core/errors.js';
+import type { AppearanceModel } from './appearance.js';
 import {
   ByteReader,
   ByteWriter,
@@ -26,7 +27,7 @@ import { RANK_BINS, type TransitionModel } from './transition-model.js';
  * exactly as the uninterrupted one would.
  */
 const MAGIC = [0x43, 0x53, 0x47];
-const VERSION = 1;
+const VERSION = 2;
 
 function writeReturnModel(wr: ByteWriter, m: ReturnModel): void {
   const table = new Map<number, Float64Array>();
@@ -97,6 +98,8 @@ function writeTransitions(wr: ByteWriter, m: TransitionModel): void {
   writeValue(wr, m.ranksTotal);
   writeRankRows(wr, m.ranksBySeen);
   writeValue(wr, m.ranksBySeenTotals);
+  writeRankRows(wr, m.ranksByStreak);
+  writeValue(wr, m.ranksByStreakTotals);
   writeRankRows(wr, m.ranksAfter);
   writeValue(wr, m.ranksAfterTotals);
   writeValue(wr, m.scale);
@@ -120,6 +123,8 @@ function readTransitions(r: ByteReader): TransitionModel {
   const ranksTotal = readValue(r) as number;
   const ranksBySeen = readRankRows(r);
   const ranksBySeenTotals = readValue(r) as Map<number, number>;
+  const ranksByStreak = readRankRows(r);
+  const ranksByStreakTotals = readValue(r) as Map<number, number>;
   const ranksAfter = readRankRows(r);
   const ranksAfterTotals = readValue(r) as Map<number, number>;
   const scale = readValue(r) as number;
@@ -142,6 +147,8 @@ function readTransitions(r: ByteReader): TransitionModel {
     ranksTotal,
     ranksBySeen,
     ranksBySeenTotals,
+    ranksByStreak,
+    ranksByStreakTotals,
     ranksAfter,
     ranksAfterTotals,
     scale,
@@ -162,6 +169,7 @@ export function encodeWorkloadModel(w: WorkloadModel): Uint8Array {
   writeValue(wr, w.lastPrompt);
   writeValue(wr, w.anchorLen);
   wr.varint(w.anchorEpoch);
+  writeValue(wr, w.appearances);
   return wr.bytes();
 }
 
@@ -176,7 +184,8 @@ export function decodeWorkloadModel(bytes: Uint8Array): WorkloadModel {
   const lastPrompt = readValue(r) as WorkloadModel['lastPrompt'];
   const anchorLen = readValue(r) as Map<number, number>;
   const anchorEpoch = r.varint();
-  return { id, model, returns, times, liveness, judge, lastPrompt, anchorLen, anchorEpoch };
+  const appearances = readValue(r) as AppearanceModel;
+  return { id, model, returns, times, liveness, judge, lastPrompt, anchorLen, anchorEpoch, appearances };
 }
 
 function bad(message: string): DecodeError {

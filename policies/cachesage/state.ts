@@ -1,4 +1,5 @@
 import type { BlockHash } from '../../schemas/types.js';
+import { type AppearanceModel, createAppearanceModel } from './appearance.js';
 import { createLivenessModel, type LivenessModel } from './liveness.js';
 import type { CacheSageOptions } from './options.js';
 import { createPrefillModel, type PrefillModel } from './prefill-model.js';
@@ -54,6 +55,8 @@ export interface WorkloadModel {
   anchorLen: Map<number, number>;
   /** Bumped when an anchor length changes: contexts registered under an older split re-register. */
   anchorEpoch: number;
+  /** How often each agent enters a session (the reuse rate of its anchor). */
+  appearances: AppearanceModel;
 }
 
 export interface SessionState {
@@ -136,8 +139,6 @@ export interface AnchorState {
   blocks: readonly BlockHash[];
   registeredLength: number | null;
   sentPriority: number;
-  /** Moving average of the share of this engine's requests made by the agent. */
-  rate: number;
 }
 
 export interface EngineState {
@@ -204,6 +205,7 @@ export function workloadOf(state: CacheSageState, id: string): WorkloadModel {
       lastPrompt: new Map(),
       anchorLen: new Map(),
       anchorEpoch: 0,
+      appearances: createAppearanceModel(),
     };
     state.workloads.set(id, w);
   }

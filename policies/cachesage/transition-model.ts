@@ -62,6 +62,9 @@ export interface TransitionModel {
   /** The same counts by how many agents the session had seen (row key: that count, capped at SEEN_BINS). */
   ranksBySeen: Map<number, number[]>;
   ranksBySeenTotals: Map<number, number>;
+  /** The same counts by agents seen and whether the last two steps were by one agent (row key: seen bin · 2 + streak). */
+  ranksByStreak: Map<number, number[]>;
+  ranksByStreakTotals: Map<number, number>;
   /** The same counts by agent that spoke last and agents seen (row key: agent · SEEN_STRIDE + seen bin). */
   ranksAfter: Map<number, number[]>;
   ranksAfterTotals: Map<number, number>;
@@ -121,6 +124,8 @@ export function createTransitionModel(options: Partial<TransitionModelOptions> =
     ranksTotal: 0,
     ranksBySeen: new Map(),
     ranksBySeenTotals: new Map(),
+    ranksByStreak: new Map(),
+    ranksByStreakTotals: new Map(),
     ranksAfter: new Map(),
     ranksAfterTotals: new Map(),
     scale: 1,
@@ -208,10 +213,12 @@ function rescale(m: TransitionModel): void {
   shrink(m.marginal);
   shrink(m.starts);
   for (let r = 0; r < m.ranks.length; r++) m.ranks[r] = (m.ranks[r] as number) / s;
-  for (const rows of [m.ranksAfter, m.ranksBySeen]) {
+  for (const rows of [m.ranksAfter, m.ranksBySeen, m.ranksByStreak]) {
     for (const row of rows.values()) for (let r = 0; r < row.length; r++) row[r] = (row[r] as number) / s;
   }
-  for (const totals of [m.ranksAfterTotals, m.ranksBySeenTotals]) for (const [k, v] of totals) totals.set(k, v / s);
+  for (const totals of [m.ranksAfterTotals, m.ranksBySeenTotals, m.ranksByStreakTotals]) {
+    for (const [k, v] of totals) totals.set(k, v / s);
+  }
   for (let r = 0; r < m.lengths.length; r++) m.lengths[r] = (m.lengths[r] as number) / s;
   m.lengthsTotal /= s;
   m.ranksTotal /= s;
@@ -253,15 +260,16 @@ export function observeTransition(m: TransitionModel, prev: number | null, cur: 
 
 /**
  * After agent `cur` spoke in a session that had seen `seen` distinct agents, the next speaker had recency rank `rank`
- * (null: it had not spoken in the session yet).
+ * (null: it had not spoken in the session yet); `streak` when `cur` had also made the step before.
  */
-export function observeRank(m: TransitionModel, cur: number, seen: number, rank: number | null): void {
+export function observeRank(m: TransitionModel, cur: number, seen: number, rank: number | null, streak = false): void {
   const w = m.scale;
   const bin = rank === null ? RANK_BINS : Math.min(rank, RANK_BINS - 1);
   m.ranks[bin] = (m.ranks[bin] as number) + w;
   m.ranksTotal += w;
   const sb = Math.min(Math.max(seen, 1), SEEN_BINS);
   bumpRank(m.ranksBySeen, m.ranksBySeenTotals, sb, bin, w, m.scale);
+  bumpRank(m.ranksByStreak, m.ranksByStreakTotals, sb * 2 + (streak ? 1 : 0), bin, w, m.scale);
   bumpRank(m.ranksAfter, m.ranksAfterTotals, cur * SEEN_STRIDE + sb, bin, w, m.scale);
 }
 
@@ -308,14 +316,25 @@ export function lengthHazard(m: TransitionModel, steps: number, prior = 2): numb
 /**
  * P(the next speaker has recency rank `rank`; null for an agent new to the session), from the least to the most
  * specific counts, each smoothed towards the previous with weight `prior`: all sessions (Laplace), sessions that had
- * seen as many agents, and those where the same agent spoke last.
+ * seen as many agents, those that also had (or had not) the same agent make the last two steps (when `streak` is
+ * known), and those where the same agent spoke last.
  */
-export function rankP(m: TransitionModel, rank: number | null, cur?: number, seen?: number, prior = 2): number {
+export function rankP(
+  m: TransitionModel,
+  rank: number | null,
+  cur?: number,
+  seen?: number,
+  prior = 2,
+  streak?: boolean,
+): number {
   const bin = rank === null ? RANK_BINS : Math.min(rank, RANK_BINS - 1);
   let p = ((m.ranks[bin] as number) / m.scale + 1) / (m.ranksTotal / m.scale + RANK_BINS + 1);
   if (seen === undefined) return p;
   const sb = Math.min(Math.max(seen, 1), SEEN_BINS);
   p = smoothRank(m.ranksBySeen, m.ranksBySeenTotals, sb, bin, p, prior, m.scale);
+  if (streak !== undefined) {
+    p = smoothRank(m.ranksByStreak, m.ranksByStreakTotals, sb * 2 + (streak ? 1 : 0), bin, p, prior, m.scale);
+  }
   if (cur === undefined) return p;
   return smoothRank(m.ranksAfter, m.ranksAfterTotals, cur * SEEN_STRIDE + sb, bin, p, prior, m.scale);
 }

@@ -88,6 +88,17 @@ describe('transition model', () => {
     expect(rankP(m, null)).toBeLessThan(0.1);
   });
 
+  it('tells sessions where the last speaker also made the step before (a streak), by hand-computed smoothing', () => {
+    const m = createTransitionModel();
+    for (let i = 0; i < 6; i++) observeRank(m, 0, 2, 0, true);
+    for (let i = 0; i < 6; i++) observeRank(m, 0, 2, 1, false);
+    const all = (6 + 1) / (12 + 9);
+    const bySeen = (6 + 2 * all) / (12 + 2);
+    expect(rankP(m, 0, undefined, 2)).toBeCloseTo(bySeen, 12);
+    expect(rankP(m, 0, undefined, 2, 2, true)).toBeCloseTo((6 + 2 * bySeen) / (6 + 2), 12);
+    expect(rankP(m, 0, undefined, 2, 2, false)).toBeCloseTo((0 + 2 * bySeen) / (6 + 2), 12);
+  });
+
   it('halves a full row and keeps at most max(32, agents) second-order rows', () => {
     const m = createTransitionModel();
     const a = agentIndex(m, 'a');
