@@ -9,8 +9,10 @@ import { type CacheSageState, createCacheSageState } from './state.js';
  * CacheSage (DESIGN §6): learns online, per workload, when each agent of a session speaks again (transition chain,
  * return-time mixture, session liveness), ranks cached contexts by their survival value (will their agent speak
  * again before they would be evicted?) and sends the engine eviction priorities; a context whose request has
- * arrived is kept until it is served; at each step end it prefetches the likely next agents' contexts from the CPU
- * tier. State is plain data; `snapshot`/`restore` give an exact compact binary form (see `snapshot.ts`).
+ * arrived is kept until it is served. With a CPU tier it prefetches the context of the engine's next cache step: a
+ * waiting request's missing blocks while the request ahead of it is in prefill, and at each step end the likely next
+ * agents' contexts (see `prefetch.ts`). State is plain data; `snapshot`/`restore` give an exact compact binary form
+ * (see `snapshot.ts`).
  * Decision points: every request event (arrival and finish) of an engine, and every GPU store that extends a running
  * request's context (its output blocks get the context's priority before the request finishes).
  */
