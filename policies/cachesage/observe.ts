@@ -162,6 +162,8 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
     nextBatch: 0,
     liveKeys: [],
     alive: 1,
+    forecastChain: [],
+    forecastDirect: [],
   };
   state.sessions.set(s.id, s);
   e.sessions.add(s.id);
@@ -463,6 +465,8 @@ function judgeAnswers(w: WorkloadModel, s: SessionState, answers: readonly { q: 
 /** Asks, for every agent the session has seen, when it speaks next (features as the session stands now). */
 function askQuestions(w: WorkloadModel, s: SessionState, o: CacheSageOptions): void {
   const fc = forecastSession(w, s, o);
+  s.forecastChain = fc.chain;
+  s.forecastDirect = fc.direct;
   const batch = s.nextBatch++;
   s.batches.set(batch, createRankBatch(fc.chain.map(rankScore), fc.direct.map(rankScore)));
   for (let r = 0; r < s.seen.length; r++) {

@@ -107,8 +107,9 @@ export function questionFeatures(
 }
 
 /**
- * Keys kept per level of an expert: 224, or 7 per agent name beyond 32 names. A new key replaces the least used one
- * (fewest answers, oldest first), so the model of a workload with up to 32 agents stays within a fixed size.
+ * Keys kept per level of an expert: 224, or 7 per agent name beyond 32 names. When a level is full, a new key first
+ * clears room: the least used eighth of the keys (fewest answers, oldest first) goes, so the model of a workload
+ * with up to 32 agents stays within a fixed size and the scan for them is paid once per eighth, not per new key.
  */
 export function maxKeysPerLevel(agents: number): number {
   return Math.max(224, 7 * agents);
@@ -117,18 +118,17 @@ export function maxKeysPerLevel(agents: number): number {
 /** A count reaching this halves its row (rounding up): counts stay small and recent answers weigh more. */
 const ROW_HALVING_AT = 512;
 
-function dropLeastUsed(table: Map<number, Float64Array>): void {
-  let victim: number | undefined;
-  let least = Number.POSITIVE_INFINITY;
+function dropLeastUsed(table: Map<number, Float64Array>, maxKeys: number): void {
+  const ranked: { key: number; total: number; age: number }[] = [];
+  let age = 0;
   for (const [key, c] of table) {
     let total = 0;
     for (const x of c) total += x;
-    if (total < least) {
-      least = total;
-      victim = key;
-    }
+    ranked.push({ key, total, age: age++ });
   }
-  if (victim !== undefined) table.delete(victim);
+  ranked.sort((a, b) => a.total - b.total || a.age - b.age);
+  const drop = Math.min(ranked.length, Math.max(1, Math.ceil(maxKeys / 8)));
+  for (let i = 0; i < drop; i++) table.delete((ranked[i] as { key: number }).key);
 }
 
 /** Agent indices above this share one name bin (keys stay exact doubles: at most 3 names + 4 small features). */
@@ -223,7 +223,7 @@ export function answerQuestions(
         const key = keyOf(expert, l, q.features);
         let c = table.get(key);
         if (c === undefined) {
-          if (table.size >= maxKeys) dropLeastUsed(table);
+          if (table.size >= maxKeys) dropLeastUsed(table, maxKeys);
           c = new Float64Array(n);
           table.set(key, c);
         }

@@ -99,6 +99,13 @@ export interface SessionState {
   /** Liveness questions asked since the session's latest arrival (keys), and the latest answer's estimate. */
   liveKeys: number[];
   alive: number;
+  /**
+   * Both return estimates' f_k (k = 1..H) for each agent of `seen`, in its order, as computed when the session last
+   * moved (its arrival or finish, see `forecastSession`); scoring reuses them until the session's next event, so an
+   * engine step costs a discount per context instead of a forecast per session. Empty before the first step.
+   */
+  forecastChain: Float64Array[];
+  forecastDirect: Float64Array[];
 }
 
 export interface ContextState {

@@ -174,14 +174,27 @@ export interface SessionForecast {
 }
 
 export function forecastSession(w: WorkloadModel, s: SessionState, options: CacheSageOptions): SessionForecast {
+  const features = sessionFeatures(s);
+  return { features, chain: chainForecast(w, s, options), direct: directForecast(w, s, options, features) };
+}
+
+/** The chain's f_k for every agent of `s.seen`, in its order. */
+function chainForecast(w: WorkloadModel, s: SessionState, options: CacheSageOptions): Float64Array[] {
   const H = options.horizonSteps;
   const chainByAgent = chainDistributions(w, s, options);
-  const chain = s.seen.map((a) => chainByAgent.get(a) ?? new Float64Array(H));
-  const features = sessionFeatures(s);
-  const rt = { horizon: H, smoothing: options.returnSmoothing, mixRate: options.returnMixRate };
-  const p = new Float64Array(H + 2);
-  const direct = features.map((f) => returnTimeP(w.times, f, rt, p).slice(1));
-  return { features, chain, direct };
+  return s.seen.map((a) => chainByAgent.get(a) ?? new Float64Array(H));
+}
+
+/** The return-time mixture's f_k (k = 1..H, then "later") for every agent of `s.seen`, in its order. */
+function directForecast(
+  w: WorkloadModel,
+  s: SessionState,
+  options: CacheSageOptions,
+  features = sessionFeatures(s),
+): Float64Array[] {
+  const rt = { horizon: options.horizonSteps, smoothing: options.returnSmoothing, mixRate: options.returnMixRate };
+  const p = new Float64Array(options.horizonSteps + 2);
+  return features.map((f) => returnTimeP(w.times, f, rt, p).slice(1));
 }
 
 /** Discounted return score of f (how the judge compares the two estimates' rankings). */
@@ -195,6 +208,7 @@ export function rankScore(f: Float64Array): number {
  * For every agent seen in the session (by agent index): f_k, k = 1..H, the probability that it first speaks again
  * at the session's k-th next step: the chain's first passage (sharpened by the learned return model), the learned
  * return-time mixture, or (returnMode 2) whichever has ranked the session's agents better so far on this workload.
+ * Uses the forecast the session stored at its latest event (`SessionState.forecastChain/Direct`) when it has one.
  */
 export function returnDistributions(
   w: WorkloadModel,
@@ -202,11 +216,12 @@ export function returnDistributions(
   options: CacheSageOptions,
 ): Map<number, Float64Array> {
   if (options.returnMode === 0 || s.cur === null) return chainDistributions(w, s, options);
-  const fc = forecastSession(w, s, options);
   const useChain = options.returnMode === 2 && judgePrefersChain(w.judge);
+  const stored = useChain ? s.forecastChain : s.forecastDirect;
+  const fs =
+    stored.length === s.seen.length ? stored : useChain ? chainForecast(w, s, options) : directForecast(w, s, options);
   const out = new Map<number, Float64Array>();
-  for (let r = 0; r < s.seen.length; r++)
-    out.set(s.seen[r] as number, (useChain ? fc.chain : fc.direct)[r] as Float64Array);
+  for (let r = 0; r < s.seen.length; r++) out.set(s.seen[r] as number, fs[r] as Float64Array);
   return out;
 }
 
