@@ -79,7 +79,7 @@ export interface LatencyRun {
 }
 
 /** Most events per `sendBatch` of a latency run (keeps each partition's record batch under the broker's 1 MB). */
-const MAX_SEND_EVENTS = 600;
+const MAX_SEND_EVENTS = 200;
 
 /** Maps pass k's block hashes to hashes no other pass uses (the same mapping for KV and request events). */
 export function loopHash(h: bigint, loop: number): bigint {

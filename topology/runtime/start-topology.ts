@@ -32,6 +32,11 @@ export interface StartTopologyOptions {
   encoders?: Encoders;
   /** Extra stage kinds (or replacements), merged over `STAGE_BUILDERS`. */
   stageBuilders?: Readonly<Record<string, StageBuilder>>;
+  /**
+   * Outputs are handed to the sinks every this many records of a batch (and at its end), so the acts of a long
+   * batch leave while the rest of it is processed; the commit still waits for every write. Default 64.
+   */
+  writeEveryRecords?: number;
 }
 
 export type TopologyState = 'starting' | 'running' | 'draining' | 'closed' | 'failed';
@@ -86,7 +91,8 @@ function resolveEdges<T>(kind: string, names: readonly string[], given: Readonly
 
 /**
  * Runs a topology: subscribes every source's batches, pushes each record through the stages in order, writes the
- * batch's outputs to the sinks, flushes the stores, and only then commits the batch (at-least-once: offsets never
+ * batch's outputs to the sinks (every `writeEveryRecords` records, so a long batch's acts do not wait for its end),
+ * flushes the stores, and only then commits the batch (at-least-once: offsets never
  * run ahead of the acts they caused). Batches are processed one at a time in arrival order. On a transport whose
  * `write`, `flush` and `commit` return no promise (the in-memory bus), a batch is processed to its commit on the
  * delivering call's stack: publishing a record runs the topology before `publish` returns.
@@ -118,6 +124,10 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
   const encoders = options.encoders ?? {};
   const now = (): number => scheduler.now();
   const storeList = topology.stores.map((s) => stores[s.name]!);
+  const writeEveryRecords = options.writeEveryRecords ?? 64;
+  if (!Number.isInteger(writeEveryRecords) || writeEveryRecords < 1) {
+    throw new ConfigError(`startTopology: writeEveryRecords must be a positive integer, got ${writeEveryRecords}`);
+  }
 
   const stats: TopologyStats = {
     state: 'starting',
@@ -283,9 +293,23 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
     return flushes.length === 0 ? commit() : Promise.all(flushes).then(commit);
   };
 
+  /** Hands the outputs collected so far to their sinks; a write's promise joins `writes`. */
+  const writeOutputs = (writes: Promise<unknown>[]): void => {
+    const produced = outputs;
+    if (produced === null || produced.size === 0) return;
+    outputs = new Map();
+    for (const [sinkName, messages] of produced) {
+      const r = sinks[sinkName]!.write(messages);
+      stats.emitted[sinkName] = (stats.emitted[sinkName] ?? 0) + messages.length;
+      if (isPromise(r)) writes.push(r);
+    }
+  };
+
   const processBatch = (job: Job): Promise<void> | undefined => {
     outputs = new Map();
+    const writes: Promise<unknown>[] = [];
     try {
+      let sinceWrite = 0;
       for (const record of job.batch.records) {
         const item = toStageRecord(record);
         for (const input of job.inputs) input.next(item);
@@ -295,17 +319,15 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
           return undefined;
         }
         if (!active()) return undefined;
+        if (++sinceWrite === writeEveryRecords) {
+          sinceWrite = 0;
+          writeOutputs(writes);
+        }
       }
+      writeOutputs(writes);
     } finally {
       stats.batches++;
-    }
-    const produced = outputs;
-    outputs = null;
-    const writes: Promise<unknown>[] = [];
-    for (const [sinkName, messages] of produced) {
-      const r = sinks[sinkName]!.write(messages);
-      stats.emitted[sinkName] = (stats.emitted[sinkName] ?? 0) + messages.length;
-      if (isPromise(r)) writes.push(r);
+      outputs = null;
     }
     if (writes.length === 0) return commitStep(job.batch);
     return Promise.all(writes).then(() => commitStep(job.batch));

@@ -1,3 +1,4 @@
+import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createActFilter } from '../../../adapters/hooks/act-filter.js';
 import { attachEngineHooks } from '../../../adapters/hooks/attach-engine-hooks.js';
@@ -6,7 +7,7 @@ import { createMemoryBus, type MemoryBus, memorySources } from '../../../adapter
 import { createMemoryStores, type MemoryChangelog } from '../../../adapters/memory/memory-store.js';
 import { createVirtualScheduler, type VirtualScheduler } from '../../../adapters/memory/virtual-scheduler.js';
 import { ConfigError } from '../../../core/errors.js';
-import type { Sink, SinkMessage, SubjectMessage } from '../../../core/io.js';
+import type { Sink, SinkMessage, SourceBatch, SubjectMessage } from '../../../core/io.js';
 import type { Policy } from '../../../policies/policy.js';
 import { POLICY_STATE_KEY } from '../../../processors/policy-state.js';
 import type { Act, DeadLetter, Pin } from '../../../schemas/types.js';
@@ -109,6 +110,54 @@ describe('startTopology on the in-memory bus', () => {
     expect(failing.bus.committed('cachesage', ENGINE_TOPICS.requests)[bad.partition]).toBe(1);
     failing.bus.publish(ENGINE_TOPICS.requests, 'e1', requestEvent({ eventId: 'after' }));
     expect(failing.run.stats.records).toBe(2);
+  });
+
+  it('hands a long batch’s outputs to the sinks every writeEveryRecords records, committing after all resolve', async () => {
+    const scheduler = createVirtualScheduler({ startMs: 0 });
+    const topology = engineTopology({ policies: ['echo'], onError: 'dead-letter' });
+    const batches = new Subject<SourceBatch<unknown>>();
+    const writes: { size: number; release: () => void }[] = [];
+    const sink: Sink<unknown> = {
+      name: 'held',
+      write: (messages) => new Promise<void>((resolve) => writes.push({ size: messages.length, release: resolve })),
+      close: async () => {},
+    };
+    const run = startTopology(topology, {
+      sources: { events: { name: 'events', batches: () => batches, close: async () => {} } },
+      sinks: { acts: sink, dlq: sink },
+      stores: createMemoryStores(topology.stores.map((s) => s.name)),
+      policies: [createEchoPolicy() as Policy],
+      scheduler,
+      writeEveryRecords: 64,
+    });
+    let commits = 0;
+    const records = Array.from({ length: 150 }, (_, i) => ({
+      origin: { topic: ENGINE_TOPICS.requests, partition: 0, offset: String(i) },
+      key: 'e1',
+      value: requestEvent({ eventId: `r${i}` }),
+      timestampMs: 0,
+      headers: {},
+    }));
+    batches.next({ topic: ENGINE_TOPICS.requests, partition: 0, records, commit: () => void commits++ });
+    expect(writes.map((w) => w.size)).toEqual([64, 64, 22]);
+    expect(run.stats.emitted.acts).toBe(150);
+    writes[0]?.release();
+    writes[2]?.release();
+    await Promise.resolve();
+    expect(commits).toBe(0);
+    writes[1]?.release();
+    await run.idle();
+    expect(commits).toBe(1);
+    expect(() =>
+      startTopology(topology, {
+        sources: { events: { name: 'events', batches: () => batches, close: async () => {} } },
+        sinks: { acts: sink, dlq: sink },
+        stores: createMemoryStores(topology.stores.map((s) => s.name)),
+        scheduler,
+        writeEveryRecords: 0,
+      }),
+    ).toThrow(ConfigError);
+    await run.close();
   });
 
   it('commits a batch only after its sink writes resolve, and keeps batches in order', async () => {
