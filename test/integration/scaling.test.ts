@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readTopicToEnd } from '../../adapters/kafka/topic-reader.js';
+import { partitionOfKey } from '../../adapters/memory/murmur2.js';
 import { readEnv } from '../../core/config.js';
 import { createCodec } from '../../schemas/codec.js';
 import type { ModelUpdate } from '../../schemas/types.js';
@@ -272,8 +273,19 @@ describe.skipIf(!present)('processor group scaling on Kafka and NATS', () => {
       p.logs.find((l) => l.msg === 'processor stopped')?.status as ProcessorStatus | undefined;
     const bFinal = final(b);
     const cFinal = final(c);
-    expect(bFinal?.engine.records, 'records processed by b').toBeGreaterThan(0);
-    expect(cFinal?.engine.records, 'records processed by c').toBeGreaterThan(0);
+    // 4 engines on 6 partitions: a processor whose partitions carry no running engine has nothing to process
+    const running = run.ids.filter((id) => (run.exitedAt.get(id) ?? Number.POSITIVE_INFINITY) > upAt);
+    const busyPartitions = new Set(running.map((id) => partitionOfKey(id, PARTITIONS)));
+    [bFinal, cFinal].forEach((f, i) => {
+      const owned = up[i + 1]?.engine.owned ?? [];
+      if (owned.some((p) => busyPartitions.has(p))) {
+        expect(f?.engine.records, `records processed by ${i === 0 ? 'b' : 'c'}`).toBeGreaterThan(0);
+      }
+    });
+    expect(
+      (bFinal?.engine.records ?? 0) + (cFinal?.engine.records ?? 0),
+      'records processed by b and c',
+    ).toBeGreaterThan(0);
     await Promise.all(run.engines.map((e) => e.report));
     let processed = 0;
     const processedBy = async () => {
