@@ -1,4 +1,4 @@
-import { buildRequestOrder } from '../adapters/engine-sim/request-order.js';
+import { buildRequestOrder, type RequestOrder } from '../adapters/engine-sim/request-order.js';
 import type { SimResult } from '../adapters/engine-sim/result.js';
 import { indexWorkload, type WorkloadIndex } from '../adapters/engine-sim/workload-index.js';
 import { ConfigError } from '../core/errors.js';
@@ -56,6 +56,11 @@ export interface SweepRow {
   meanTtftChangeVsLru: number | null;
   /** Relative change of mean TTFT against LRU without a CPU tier (only when the sweep has a CPU tier). */
   meanTtftChangeVsLruNoCpu: number | null;
+  /**
+   * Mean TTFT of the same request order with every block kept in GPU (nothing ever evicted): the floor no policy on
+   * any tiers can go below, so how far a CPU-tier cell can be lowered at all. Only when the sweep has a CPU tier.
+   */
+  allCachedMeanTtftMs: number | null;
 }
 
 /** Wall-clock cost of one cell (not deterministic; kept apart from the rows). */
@@ -148,6 +153,7 @@ export function runSweep(o: SweepOptions): SweepResult {
   let done = 0;
   for (const concurrency of o.concurrencies) {
     const order = buildRequestOrder(o.workload, { concurrency, engines: o.engines });
+    const firstRow = rows.length;
     for (const name of policies) {
       for (const budgetBlocks of o.budgets) {
         const cell: CellContext = { budgetBlocks, concurrency, totalRequests: order.totalRequests };
@@ -187,9 +193,30 @@ export function runSweep(o: SweepOptions): SweepResult {
         o.onCellDone?.({ done, total, policy: name, budgetBlocks, concurrency, row, wallMs: outcome.wallMs });
       }
     }
+    if (o.cpuTierBlocks > 0) {
+      const floor = allCachedMeanTtftMs(o, index, order, concurrency);
+      for (let i = firstRow; i < rows.length; i++) (rows[i] as SweepRow).allCachedMeanTtftMs = floor;
+    }
   }
   compareRows(rows);
   return { workload: o.workload.workloadId, rows, ttft, timings };
+}
+
+/** Mean TTFT of the order on engines that never evict (a GPU budget of every block of the workload). */
+function allCachedMeanTtftMs(o: SweepOptions, index: WorkloadIndex, order: RequestOrder, concurrency: number): number {
+  const outcome = runCell({
+    workload: o.workload,
+    index,
+    order,
+    policy: createPolicy('lru'),
+    budgetBlocks: Math.max(1, index.blockCount),
+    concurrency,
+    engines: o.engines,
+    cpuTierBlocks: 0,
+    actDelayMs: o.actDelayMs,
+    seed: o.seed,
+  });
+  return outcome.sim.total.meanTtftMs;
 }
 
 function validateSweep(o: SweepOptions): void {
@@ -273,5 +300,6 @@ function rowOf(
     gapClosed: null,
     meanTtftChangeVsLru: null,
     meanTtftChangeVsLruNoCpu: null,
+    allCachedMeanTtftMs: null,
   };
 }

@@ -7,6 +7,14 @@ export type EvictorKind = 'lru' | 'belady';
 /** Next-use value of a block that no later request uses. */
 export const NEVER_USED = 0x7fffffff;
 
+/** Priorities at or below this mark blocks no session will use again (a policy's "dead" contexts). */
+export const CPU_DROP_FIRST_BELOW = -1e5;
+
+/** The CPU tier's order class of a priority: blocks marked dead go first, the rest in LRU order. */
+function cpuClass(priority: number): number {
+  return priority <= CPU_DROP_FIRST_BELOW ? -1 : 0;
+}
+
 const RESIDENT = 1;
 const LINKED = 2;
 const IN_CPU = 4;
@@ -36,7 +44,9 @@ export interface BlockCacheOptions {
  *   the first leaf from the head (a plain list walk: under vLLM's tail-first order that is the head itself);
  * - 'belady': the victim is the block whose next use (set by the caller from the fixed request order) is farthest,
  *   ties deeper first. A parent's next use is never later than its child's, so that block is always a leaf;
- * - an optional CPU tier: an LRU of `cpuTierBlocks` that receives every block evicted from GPU.
+ * - an optional CPU tier of `cpuTierBlocks` that receives every block evicted from GPU. It drops its least recently
+ *   stored or reloaded block, or, once acts set priorities, its lowest-priority block (ties by the same LRU order):
+ *   the hook applies the policy's order in both tiers.
  * Evictions and CPU-tier changes are appended to `evicted` and `cpuLog` for the caller to publish and clear.
  */
 export class BlockCache {
@@ -78,6 +88,9 @@ export class BlockCache {
   private cpuHead = -1;
   private cpuTail = -1;
   cpuSize = 0;
+  private cpuStamp: Float64Array | null = null;
+  private cpuClock = 0;
+  private readonly cpuHeap = new PairHeap();
 
   constructor(options: BlockCacheOptions) {
     const n = options.parent.length;
@@ -179,6 +192,9 @@ export class BlockCache {
     if (((this.flags[id] as number) & LINKED) !== 0 && this.children[id] === 0) {
       this.heap.push(priority, (this.stamp as Float64Array)[id] as number, id);
     }
+    if (((this.flags[id] as number) & IN_CPU) !== 0) {
+      this.cpuHeap.push(cpuClass(priority), (this.cpuStamp as Float64Array)[id] as number, id);
+    }
   }
 
   /** Keeps a block from eviction until `untilMs` while unpinned leaves remain. Ignored by Belady. */
@@ -199,6 +215,12 @@ export class BlockCache {
     this.prioritized = true;
     for (let id = this.head; id >= 0; id = this.next[id] as number) this.stamp[id] = ++this.clock;
     this.rebuildHeap();
+    if (this.cpuTierBlocks > 0) {
+      this.cpuStamp = new Float64Array(n);
+      const next = this.cpuNext as Int32Array;
+      for (let id = this.cpuHead; id >= 0; id = next[id] as number) this.cpuStamp[id] = ++this.cpuClock;
+      this.rebuildCpuHeap();
+    }
   }
 
   markPrefetched(id: number): void {
@@ -355,7 +377,7 @@ export class BlockCache {
     this.cpuSize++;
     this.cpuLog.push(id + 1);
     while (this.cpuSize > this.cpuTierBlocks) {
-      const h = this.cpuHead;
+      const h = this.prioritized ? this.cpuPriorityVictim() : this.cpuHead;
       this.cpuUnlink(h);
       this.flags[h] = (this.flags[h] as number) & ~IN_CPU;
       this.cpuSize--;
@@ -373,6 +395,38 @@ export class BlockCache {
     if (t >= 0) next[t] = id;
     else this.cpuHead = id;
     this.cpuTail = id;
+    const stamp = this.cpuStamp;
+    if (stamp !== null) {
+      stamp[id] = ++this.cpuClock;
+      this.cpuHeap.push(cpuClass((this.priority as Float64Array)[id] as number), stamp[id] as number, id);
+      if (this.cpuHeap.size > 2 * this.cpuSize + 1024) this.rebuildCpuHeap();
+    }
+  }
+
+  /** The CPU-tier block to drop once priorities are set: the lowest priority, ties least recently stored or read. */
+  private cpuPriorityVictim(): number {
+    const heap = this.cpuHeap;
+    const priority = this.priority as Float64Array;
+    const stamp = this.cpuStamp as Float64Array;
+    while (heap.size > 0) {
+      const id = heap.topId();
+      const a = heap.topA();
+      const b = heap.topB();
+      heap.pop();
+      if (((this.flags[id] as number) & IN_CPU) !== 0 && cpuClass(priority[id] as number) === a && stamp[id] === b)
+        return id;
+    }
+    throw new ProgrammerError('CPU tier over capacity with no block to drop');
+  }
+
+  private rebuildCpuHeap(): void {
+    const heap = this.cpuHeap;
+    const priority = this.priority as Float64Array;
+    const stamp = this.cpuStamp as Float64Array;
+    const next = this.cpuNext as Int32Array;
+    heap.clear();
+    for (let id = this.cpuHead; id >= 0; id = next[id] as number)
+      heap.push(cpuClass(priority[id] as number), stamp[id] as number, id);
   }
 
   private cpuUnlink(id: number): void {

@@ -205,7 +205,8 @@ export function registerSimulate(
     .option('--engines <n>', 'simulated engines sharing the sessions', SIMULATE_DEFAULTS.engines)
     .option(
       '--cpu-tier-blocks <blocks>',
-      'CPU-tier capacity per engine in blocks (default: 0, none); adds LRU without a CPU tier (lru-no-cpu)',
+      'CPU-tier capacity per engine in blocks (default: 0, none); adds LRU without a CPU tier (lru-no-cpu) and the ' +
+        'mean TTFT with every block cached (allCachedMeanTtftMs, the floor no policy can go below)',
     )
     .option(
       '--act-delay-ms <ms>',

@@ -39,6 +39,7 @@ function row(
     gapClosed: null,
     meanTtftChangeVsLru: null,
     meanTtftChangeVsLruNoCpu: null,
+    allCachedMeanTtftMs: null,
   };
 }
 

@@ -164,6 +164,15 @@ describe('cachesage simulate', () => {
     expect(lru.cpuHitRate).toBeGreaterThan(0);
     expect(cachesage.meanTtftChangeVsLru).toBeCloseTo(cachesage.meanTtftMs / lru.meanTtftMs - 1, 12);
     expect(cachesage.meanTtftChangeVsLruNoCpu).toBeCloseTo(cachesage.meanTtftMs / noCpu.meanTtftMs - 1, 12);
+    // The all-cached floor: one figure per concurrency, below every policy on any tiers, and below LRU here (its
+    // small budget evicts).
+    const floor = lru.allCachedMeanTtftMs as number;
+    expect(floor).toBeGreaterThan(0);
+    for (const r of rows) {
+      expect(r.allCachedMeanTtftMs).toBe(floor);
+      expect(r.meanTtftMs).toBeGreaterThanOrEqual(floor - 1e-9);
+    }
+    expect(floor).toBeLessThan(noCpu.meanTtftMs);
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('## Mean TTFT with a CPU tier');
   });
 
