@@ -1,4 +1,4 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { kafkaSecurityConfig } from '../../adapters/kafka/kafka-client.js';
 import type { KafkaSecurity } from '../../core/config.js';
 import { CacheSageError, ConfigError, InfraError } from '../../core/errors.js';
@@ -27,6 +27,27 @@ export interface EnsureTopicsResult {
   created: string[];
   existing: string[];
   partitionMismatches: PartitionMismatch[];
+}
+
+/** Errors a broker gives while a just-created topic's metadata is still spreading. */
+const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/** The topics' metadata, asked again (25 ms, doubling to 1 s) while the broker does not know them yet. */
+async function metadataOnceKnown(
+  admin: Admin,
+  topics: string[],
+  timeoutMs: number,
+): Promise<Awaited<ReturnType<Admin['fetchTopicMetadata']>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (let waitMs = 25; ; waitMs = Math.min(1000, waitMs * 2)) {
+    try {
+      return await admin.fetchTopicMetadata({ topics });
+    } catch (err) {
+      const type = (err as { type?: string }).type;
+      if (type === undefined || !NOT_YET_KNOWN.has(type) || Date.now() + waitMs > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
 }
 
 /**
@@ -70,9 +91,7 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<Ensure
     }
     const names = specs.map((spec) => spec.name);
     const grouped = coPartitionedTopics.map((group) => group.filter((name) => wanted.has(name)));
-    const metadata = await admin.fetchTopicMetadata({
-      topics: [...new Set([...names, ...grouped.flat()])],
-    });
+    const metadata = await metadataOnceKnown(admin, [...new Set([...names, ...grouped.flat()])], timeoutMs);
     const actual = new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length]));
     for (const group of grouped) {
       const counts = new Set(group.map((name) => actual.get(name)));

@@ -16,6 +16,7 @@ import type { Decoder } from '../../processors/decode.js';
 import { POLICY_STATE_KEY, policyStoreName } from '../../processors/policy-state.js';
 import { stampActs } from '../../processors/stamp-acts.js';
 import { encodeActForNats } from '../../schemas/act-codec.js';
+import { createCodec } from '../../schemas/codec.js';
 import type { Act } from '../../schemas/types.js';
 import { ACT_SEQ_STORE, ENGINE_DECODERS } from '../../topology/engine-topology.js';
 import type { StageBuilder, StageContext } from '../../topology/runtime/stage-builders.js';
@@ -321,8 +322,14 @@ export function startEngineSide(options: EngineSideOptions): EngineSide {
         seqStore: ctx.store<number>(ACT_SEQ_STORE),
         defaultTtlMs: ctx.stage.options?.defaultTtlMs as number,
       }),
-    [REPARTITION_STAGE]: (ctx: StageContext) =>
-      repartitionBySession({ stage: ctx.stage.name, destination: topics.sessionsRepartition }),
+    [REPARTITION_STAGE]: (ctx: StageContext) => {
+      const requests = createCodec('RequestEvent');
+      return repartitionBySession({
+        stage: ctx.stage.name,
+        destination: topics.sessionsRepartition,
+        encode: (event) => requests.encode(event),
+      });
+    },
   };
 
   running = startTopology(topology, {
