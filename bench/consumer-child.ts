@@ -141,6 +141,7 @@ async function startEngineTopology(config: ConsumerConfig): Promise<Running> {
     requestsTopic: config.topics.requests,
     deadLetterTopic: config.topics.dlq,
     actSubject: config.actSubject,
+    conflateDecisions: true,
   });
   const running: KafkaTopology = await startKafkaTopology(topology, {
     brokers: config.brokers,

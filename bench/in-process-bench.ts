@@ -60,7 +60,12 @@ function batchesOf(stream: WireStream, count: number, size: number): SourceBatch
 const discard: Sink<unknown> = { name: 'discard', write: () => undefined, close: async () => undefined };
 
 function runOnce(policy: Policy, batches: readonly SourceBatch<Uint8Array>[], events: number): number {
-  const topology = engineTopology({ policies: [policy.name], kvEventsTopic: 'kv', requestsTopic: 'requests' });
+  const topology = engineTopology({
+    policies: [policy.name],
+    kvEventsTopic: 'kv',
+    requestsTopic: 'requests',
+    conflateDecisions: true,
+  });
   const subject = new Subject<SourceBatch<Uint8Array>>();
   const source: Source<Uint8Array> = {
     name: 'in-process',

@@ -73,6 +73,12 @@ export interface Policy<S = unknown> {
   score(state: S, point: DecisionPoint): Scores;
   predict(state: S, point: DecisionPoint): Prediction | null;
   act(state: S, input: ActInput): ActDraft[];
+  /**
+   * Whether deciding `point` may be left to a later decision point of the same engine (conflation under backlog):
+   * true only when the later decision's acts cover everything this one's would (e.g. eviction priorities, which a
+   * later scoring restates) and nothing is lost by skipping it (e.g. no one-off prefetch). Absent: never.
+   */
+  conflatable?(state: S, point: DecisionPoint): boolean;
   /** Serialized size in bytes of the model state (what a changelog would store). */
   stateBytes?(state: S): number;
   /** Serialize / restore for changelog-backed stores. */

@@ -14,6 +14,11 @@ export interface StageRecord<T> {
   /** The value as read from the source (bytes, or a value on the in-memory bus), kept for dead letters. */
   raw: unknown;
   value: T;
+  /**
+   * True when a later record of the same source batch has the same key: a stage may leave per-key work that the
+   * later record redoes anyway to that record (conflation under backlog). Absent or false otherwise.
+   */
+  keyFollows?: boolean;
 }
 
 /** A record a stage could not process, as a value (DESIGN §12: never a dead stream). */
@@ -33,8 +38,8 @@ export function isFailure(item: StageOutput<unknown>): item is StageFailure {
   return (item as StageFailure).failed === true;
 }
 
-export function toStageRecord<T>(record: SourceRecord<T>): StageRecord<T> {
-  return {
+export function toStageRecord<T>(record: SourceRecord<T>, keyFollows = false): StageRecord<T> {
+  const out: StageRecord<T> = {
     origin: record.origin,
     key: record.key,
     timestampMs: record.timestampMs,
@@ -42,10 +47,12 @@ export function toStageRecord<T>(record: SourceRecord<T>): StageRecord<T> {
     raw: record.value,
     value: record.value,
   };
+  if (keyFollows) out.keyFollows = true;
+  return out;
 }
 
 export function withValue<I, O>(record: StageRecord<I>, value: O): StageRecord<O> {
-  return {
+  const out: StageRecord<O> = {
     origin: record.origin,
     key: record.key,
     timestampMs: record.timestampMs,
@@ -53,6 +60,21 @@ export function withValue<I, O>(record: StageRecord<I>, value: O): StageRecord<O
     raw: record.raw,
     value,
   };
+  if (record.keyFollows === true) out.keyFollows = true;
+  return out;
+}
+
+/** For each record of a batch, whether a later record of the batch has the same (non-null) key. */
+export function keysFollowing(records: readonly { key: string | null }[]): boolean[] {
+  const out = new Array<boolean>(records.length).fill(false);
+  const seen = new Set<string>();
+  for (let i = records.length - 1; i >= 0; i--) {
+    const key = (records[i] as { key: string | null }).key;
+    if (key === null) continue;
+    if (seen.has(key)) out[i] = true;
+    else seen.add(key);
+  }
+  return out;
 }
 
 export function failure(stage: string, record: StageRecord<unknown>, error: unknown, policy?: string): StageFailure {

@@ -36,6 +36,12 @@ export interface EngineTopologyOptions {
   defaultTtlMs?: number;
   /** What every stage does with a bad record. Default `dead-letter`. */
   onError?: OnError;
+  /**
+   * Conflate decisions under backlog (see `decide`): a policy's conflatable decision point followed in the same
+   * source batch by another record of its engine is left to that record. Default false (every point decides, as
+   * the simulator needs); the Kafka processors turn it on.
+   */
+  conflateDecisions?: boolean;
 }
 
 const POLICY_NAME = /^[a-z][a-z0-9-]*$/;
@@ -89,7 +95,7 @@ export function engineTopology(options: EngineTopologyOptions): Topology {
         kind: 'decide',
         inputs: ['observe'],
         stores: policyStores,
-        options: { policies: [...policies] },
+        options: { policies: [...policies], conflate: options.conflateDecisions === true },
       }),
       stage({
         name: 'stamp',

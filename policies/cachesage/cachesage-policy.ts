@@ -14,7 +14,8 @@ import { type CacheSageState, createCacheSageState } from './state.js';
  * agents' contexts (see `prefetch.ts`). State is plain data; `snapshot`/`restore` give an exact compact binary form
  * (see `snapshot.ts`).
  * Decision points: every request event (arrival and finish) of an engine, and every GPU store that extends a running
- * request's context (its output blocks get the context's priority before the request finishes).
+ * request's context (its output blocks get the context's priority before the request finishes). An engine with no
+ * CPU-tier blocks can have its decisions conflated (a later scoring restates every priority; nothing is one-off).
  */
 export function createCacheSagePolicy(options: Partial<CacheSageOptions> = {}): Policy<CacheSageState> {
   const resolved = resolveCacheSageOptions(options);
@@ -33,6 +34,8 @@ export function createCacheSagePolicy(options: Partial<CacheSageOptions> = {}): 
     score: (state, point) => scoreEngine(state, point, state.arrivalSession === point.sessionId),
     predict: predictSession,
     act: actFor,
+    // a later scoring of the engine restates every changed priority; only prefetches (from the CPU tier) are one-off
+    conflatable: (state, point) => (state.engines.get(point.engineId)?.cpu.size ?? 0) === 0,
     stateBytes: cacheSageModelBytes,
     snapshot: snapshotState,
     restore: restoreState,

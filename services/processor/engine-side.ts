@@ -141,6 +141,7 @@ export function startEngineSide(options: EngineSideOptions): EngineSide {
     requestsTopic: topics.requests,
     deadLetterTopic: topics.deadLetters,
     repartitionTopic: topics.sessionsRepartition,
+    conflateDecisions: true,
     ...(options.actSubject === undefined ? {} : { actSubject: options.actSubject }),
   });
   const actSeq = createActSeqStore(ACT_SEQ_STORE, seqFloorAt(Date.now()));

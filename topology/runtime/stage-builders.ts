@@ -2,7 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import { BadRecordError, ConfigError } from '../../core/errors.js';
 import type { Store } from '../../core/io.js';
 import type { Policy } from '../../policies/policy.js';
-import { decide } from '../../processors/decide.js';
+import { createDeferredDecisions, decide } from '../../processors/decide.js';
 import { type Decoder, decode } from '../../processors/decode.js';
 import { observe } from '../../processors/observe.js';
 import { type PolicyBinding, policyStoreName } from '../../processors/policy-state.js';
@@ -81,7 +81,13 @@ export const STAGE_BUILDERS: Readonly<Record<string, StageBuilder>> = Object.fre
     });
   },
   observe: (ctx: StageContext) => observe({ stage: ctx.stage.name, policies: bindings(ctx) }),
-  decide: (ctx: StageContext) => decide({ stage: ctx.stage.name, policies: bindings(ctx) }),
+  decide: (ctx: StageContext) =>
+    decide({
+      stage: ctx.stage.name,
+      policies: bindings(ctx),
+      conflate: ctx.stage.options?.conflate === true,
+      deferred: createDeferredDecisions(),
+    }),
   'stamp-acts': (ctx: StageContext) => {
     const stores = ctx.stage.stores ?? [];
     const seqStore = ctx.stage.options?.seqStore ?? (stores.length === 1 ? stores[0] : undefined);

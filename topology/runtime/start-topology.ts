@@ -6,6 +6,7 @@ import { deadLetter } from '../../processors/dead-letter.js';
 import type { Decoder } from '../../processors/decode.js';
 import {
   isFailure,
+  keysFollowing,
   type StageFailure,
   type StageOutput,
   type StageRecord,
@@ -310,8 +311,10 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
     const writes: Promise<unknown>[] = [];
     try {
       let sinceWrite = 0;
-      for (const record of job.batch.records) {
-        const item = toStageRecord(record);
+      const records = job.batch.records;
+      const follows = keysFollowing(records);
+      for (let i = 0; i < records.length; i++) {
+        const item = toStageRecord(records[i]!, follows[i]);
         for (const input of job.inputs) input.next(item);
         stats.records++;
         if (failedBy !== null) {
