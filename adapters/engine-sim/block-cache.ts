@@ -7,12 +7,12 @@ export type EvictorKind = 'lru' | 'belady';
 /** Next-use value of a block that no later request uses. */
 export const NEVER_USED = 0x7fffffff;
 
-/** Priorities at or below this mark blocks no session will use again (a policy's "dead" contexts). */
+/** Priorities at or below this mark blocks no session will use again (a policy's "dead" contexts): dropped first. */
 export const CPU_DROP_FIRST_BELOW = -1e5;
 
-/** The CPU tier's order class of a priority: blocks marked dead go first, the rest in LRU order. */
+/** The CPU tier's order key of a priority: blocks marked dead go first, then lower priorities, ties in LRU order. */
 function cpuClass(priority: number): number {
-  return priority <= CPU_DROP_FIRST_BELOW ? -1 : 0;
+  return priority <= CPU_DROP_FIRST_BELOW ? Number.NEGATIVE_INFINITY : priority;
 }
 
 const RESIDENT = 1;
@@ -45,8 +45,9 @@ export interface BlockCacheOptions {
  * - 'belady': the victim is the block whose next use (set by the caller from the fixed request order) is farthest,
  *   ties deeper first. A parent's next use is never later than its child's, so that block is always a leaf;
  * - an optional CPU tier of `cpuTierBlocks` that receives every block evicted from GPU. It drops its least recently
- *   stored or reloaded block, or, once acts set priorities, its lowest-priority block (ties by the same LRU order):
- *   the hook applies the policy's order in both tiers.
+ *   stored or reloaded block; once acts set priorities (the hook applies the policy's order in both tiers), it drops
+ *   blocks marked dead first, then the lowest priority, ties in the same LRU order, and never a block while one of
+ *   its children is in the tier (a chain is read head first: a missing parent makes its children useless).
  * Evictions and CPU-tier changes are appended to `evicted` and `cpuLog` for the caller to publish and clear.
  */
 export class BlockCache {
@@ -89,6 +90,8 @@ export class BlockCache {
   private cpuTail = -1;
   cpuSize = 0;
   private cpuStamp: Float64Array | null = null;
+  /** Per block: how many of its children are in the CPU tier (a block is dropped only once it has none). */
+  private readonly cpuKids: Int32Array | null;
   private cpuClock = 0;
   private readonly cpuHeap = new PairHeap();
 
@@ -106,6 +109,7 @@ export class BlockCache {
     this.nextUse = options.evictor === 'belady' ? new Int32Array(n).fill(NEVER_USED) : null;
     this.cpuPrev = options.cpuTierBlocks > 0 ? new Int32Array(n) : null;
     this.cpuNext = options.cpuTierBlocks > 0 ? new Int32Array(n) : null;
+    this.cpuKids = options.cpuTierBlocks > 0 ? new Int32Array(n) : null;
   }
 
   isResident(id: number): boolean {
@@ -373,6 +377,9 @@ export class BlockCache {
       return;
     }
     this.flags[id] = (this.flags[id] as number) | IN_CPU;
+    const kids = this.cpuKids as Int32Array;
+    const p = this.parent[id] as number;
+    if (p >= 0) kids[p] = (kids[p] as number) + 1;
     this.cpuAppend(id);
     this.cpuSize++;
     this.cpuLog.push(id + 1);
@@ -383,6 +390,14 @@ export class BlockCache {
       this.cpuSize--;
       this.cpuDrops++;
       this.cpuLog.push(-(h + 1));
+      const q = this.parent[h] as number;
+      if (q >= 0) {
+        const left = (kids[q] as number) - 1;
+        kids[q] = left;
+        if (left === 0 && this.cpuStamp !== null && ((this.flags[q] as number) & IN_CPU) !== 0) {
+          this.cpuHeap.push(cpuClass((this.priority as Float64Array)[q] as number), this.cpuStamp[q] as number, q);
+        }
+      }
     }
   }
 
@@ -403,7 +418,7 @@ export class BlockCache {
     }
   }
 
-  /** The CPU-tier block to drop once priorities are set: the lowest priority, ties least recently stored or read. */
+  /** The CPU-tier block to drop once priorities are set: the lowest key (dead first) with no child in the tier. */
   private cpuPriorityVictim(): number {
     const heap = this.cpuHeap;
     const priority = this.priority as Float64Array;
@@ -413,7 +428,12 @@ export class BlockCache {
       const a = heap.topA();
       const b = heap.topB();
       heap.pop();
-      if (((this.flags[id] as number) & IN_CPU) !== 0 && cpuClass(priority[id] as number) === a && stamp[id] === b)
+      if (
+        ((this.flags[id] as number) & IN_CPU) !== 0 &&
+        cpuClass(priority[id] as number) === a &&
+        stamp[id] === b &&
+        (this.cpuKids as Int32Array)[id] === 0
+      )
         return id;
     }
     throw new ProgrammerError('CPU tier over capacity with no block to drop');

@@ -34,7 +34,7 @@ describe('BlockCache CPU tier', () => {
     expect(dropped(cache)).toEqual([0]);
   });
 
-  it('drops blocks marked dead first, then the rest in LRU order whatever their priority', () => {
+  it('once acts set priorities, drops dead blocks first, then the lowest priority, ties in LRU order', () => {
     const cache = cacheOf(8, 2, 3);
     use(cache, [0, 1]);
     use(cache, [2, 3]);
@@ -46,9 +46,34 @@ describe('BlockCache CPU tier', () => {
     expect(dropped(cache)).toEqual([1]);
     expect(cache.cpuIds()).toEqual([0, 2, 3]);
     use(cache, [6, 7]);
-    // GPU evicts 4 5: the tier drops 0 then 2, oldest first, 0's low priority counting for nothing here.
+    // GPU evicts 4 5 (priority 0): the tier drops 0 (priority -5) first, then 2, the oldest of the 0s.
     expect(dropped(cache)).toEqual([1, 0, 2]);
     expect(cache.cpuIds()).toEqual([3, 4, 5]);
+  });
+
+  it('never drops a block while a child of it is in the tier (its children would be useless without it)', () => {
+    // chain 0 <- 1 <- 2; 3 to 7 alone
+    const cache = new BlockCache({
+      parent: new Int32Array([-1, 0, 1, -1, -1, -1, -1, -1]),
+      depth: new Uint32Array([0, 1, 2, 0, 0, 0, 0, 0]),
+      budgetBlocks: 3,
+      cpuTierBlocks: 3,
+      evictor: 'lru',
+    });
+    use(cache, [0, 1, 2]);
+    cache.setPriority(0, -8);
+    cache.setPriority(1, -1);
+    cache.setPriority(2, -1);
+    use(cache, [3, 4, 5]);
+    // The GPU evicts the chain leaf first: 2, then 1, then 0; the tier holds all three.
+    expect(cache.cpuIds()).toEqual([2, 1, 0]);
+    use(cache, [6]);
+    // 3 joins the tier. 0 has the lowest priority but 1 (in the tier) needs it, and 1 needs 2: 2 goes.
+    expect(dropped(cache)).toEqual([2]);
+    use(cache, [7]);
+    // 4 joins: now 1 has no child in the tier and goes before 0.
+    expect(dropped(cache)).toEqual([2, 1]);
+    expect(cache.cpuIds()).toEqual([0, 3, 4]);
   });
 
   it('a reload moves a block to the most recently used end of the tier', () => {
