@@ -21,10 +21,10 @@ export interface DecideOptions {
   /**
    * Conflation under backlog: where the policy calls a decision point `conflatable` and a later record of the same
    * batch has the same key, the decision is left to that record (which decides the deferred point first, then its own).
-   * Requires `deferred`. Default false: every decision point decides.
+   * Default false: every decision point decides.
    */
   conflate?: boolean;
-  /** Decision points deferred by conflation, per policy and record key, until the key's last record of the batch. */
+  /** Decision points deferred by conflation, per policy and record key (default: a fresh buffer of this stage). */
   deferred?: DeferredDecisions;
 }
 

@@ -126,6 +126,8 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
   const now = (): number => scheduler.now();
   const storeList = topology.stores.map((s) => stores[s.name]!);
   const writeEveryRecords = options.writeEveryRecords ?? 64;
+  // only a conflating stage reads `keyFollows`: without one, a batch is not scanned for repeated keys
+  const marksKeys = topology.stages.some((s) => s.options?.conflate === true);
   if (!Number.isInteger(writeEveryRecords) || writeEveryRecords < 1) {
     throw new ConfigError(`startTopology: writeEveryRecords must be a positive integer, got ${writeEveryRecords}`);
   }
@@ -312,9 +314,9 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
     try {
       let sinceWrite = 0;
       const records = job.batch.records;
-      const follows = keysFollowing(records);
+      const follows = marksKeys ? keysFollowing(records) : null;
       for (let i = 0; i < records.length; i++) {
-        const item = toStageRecord(records[i]!, follows[i]);
+        const item = toStageRecord(records[i]!, follows?.[i] === true);
         for (const input of job.inputs) input.next(item);
         stats.records++;
         if (failedBy !== null) {

@@ -160,6 +160,41 @@ describe('startTopology on the in-memory bus', () => {
     await run.close();
   });
 
+  it('marks repeated keys of a batch only for a conflating topology, whose decide then defers to the key’s last record', () => {
+    const run = (conflateDecisions: boolean): string[] => {
+      const topology = engineTopology({ policies: ['echo'], conflateDecisions });
+      const batches = new Subject<SourceBatch<unknown>>();
+      const causes: string[] = [];
+      const sink: Sink<unknown> = {
+        name: 'acts',
+        write: (messages) => {
+          for (const m of messages) causes.push((m.value as { causeId: string }).causeId);
+        },
+        close: async () => {},
+      };
+      const policy = { ...(createEchoPolicy() as Policy), conflatable: () => true };
+      startTopology(topology, {
+        sources: { events: { name: 'events', batches: () => batches, close: async () => {} } },
+        sinks: { acts: sink, dlq: sink },
+        stores: createMemoryStores(topology.stores.map((s) => s.name)),
+        policies: [policy],
+        scheduler: createVirtualScheduler({ startMs: 0 }),
+      });
+      const records = ['e1', 'e1', 'e2', 'e1'].map((engineId, i) => ({
+        origin: { topic: ENGINE_TOPICS.requests, partition: 0, offset: String(i) },
+        key: engineId,
+        value: requestEvent({ eventId: `r${i}`, engineId, phase: 'FINISHED' }),
+        timestampMs: 0,
+        headers: {},
+      }));
+      batches.next({ topic: ENGINE_TOPICS.requests, partition: 0, records, commit: () => undefined });
+      return causes;
+    };
+    expect(run(false)).toEqual(['r0', 'r1', 'r2', 'r3']);
+    // e1's r0 and r1 are deferred to r3, which decides the deferred point (caused by r0) and then its own.
+    expect(run(true)).toEqual(['r2', 'r0', 'r3']);
+  });
+
   it('commits a batch only after its sink writes resolve, and keeps batches in order', async () => {
     const releases: (() => void)[] = [];
     const asyncSink = (bus: MemoryBus): Sink<unknown> => {
