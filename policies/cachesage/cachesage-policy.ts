@@ -31,7 +31,7 @@ export function createCacheSagePolicy(options: Partial<CacheSageOptions> = {}): 
       if (ev.phase !== 'ARRIVED' && ev.phase !== 'FINISHED') return null;
       return { engineId: ev.engineId, sessionId: ev.sessionId, now: ev.ts };
     },
-    score: (state, point) => scoreEngine(state, point, state.arrivalSession === point.sessionId),
+    score: scoreEngine,
     predict: predictSession,
     act: actFor,
     // a later scoring of the engine restates every changed priority; only prefetches (from the CPU tier) are one-off

@@ -42,7 +42,7 @@ function changedContext(c: ContextState, priority: number, anchorLen: number): S
  * (what a context is worth right after its agent spoke), rounded: blocks no hint has reached yet (priority 0) rank
  * like a fresh context, and values closer than the rounding tie and fall back to LRU order.
  */
-export function scoreEngine(state: CacheSageState, point: DecisionPoint, isArrival: boolean): Scores {
+export function scoreEngine(state: CacheSageState, point: DecisionPoint): Scores {
   const o = state.options;
   const e = engineOf(state, point.engineId);
   const changed: ScoredGroup[] = [];
@@ -60,11 +60,6 @@ export function scoreEngine(state: CacheSageState, point: DecisionPoint, isArriv
     if (s === undefined) continue;
     const w = workloadOf(state, s.workloadId);
     const v = contextValues(w, e, s, o);
-    if (isArrival && sid === point.sessionId && s.cur !== null) {
-      const fresh = v.get(s.cur);
-      if (fresh !== undefined)
-        e.freshValue = e.freshValue === 0 ? fresh : (1 - o.ewmaAlpha) * e.freshValue + o.ewmaAlpha * fresh;
-    }
     for (const [agent, cid] of s.contexts) {
       const val = v.get(agent);
       if (val !== undefined) values.set(cid, val);

@@ -17,7 +17,7 @@ import {
   type WorkloadModel,
   workloadOf,
 } from './state.js';
-import { forecastSession, rankScore } from './survival.js';
+import { contextValues, forecastSession, rankScore } from './survival.js';
 import { agentIndex, END, observeLength, observeRank, observeStart, observeTransition } from './transition-model.js';
 
 /** Folds one event into CacheSage's state (DESIGN §6: observe). */
@@ -309,6 +309,19 @@ function observeArrival(state: CacheSageState, ev: RequestEvent): void {
   updateAnchor(e, w, a, ev.blockHashes);
   updateContext(e, w, s, a, ev.blockHashes, ev.ts);
   expireSessions(state, e, ev.ts);
+  noteFreshValue(e, w, s, o);
+}
+
+/**
+ * The arriving agent's context is what a fresh context is worth on this engine: its value joins the engine's moving
+ * average, which every priority is relative to (see `scoreEngine`). Done here, at every arrival, so that the average
+ * does not depend on which decision points are scored (the processor conflates them under backlog).
+ */
+function noteFreshValue(e: EngineState, w: WorkloadModel, s: SessionState, o: CacheSageOptions): void {
+  if (s.cur === null || !e.sessions.has(s.id)) return;
+  const fresh = contextValues(w, e, s, o).get(s.cur);
+  if (fresh !== undefined)
+    e.freshValue = e.freshValue === 0 ? fresh : (1 - o.ewmaAlpha) * e.freshValue + o.ewmaAlpha * fresh;
 }
 
 function endSessionOnEngine(state: CacheSageState, s: SessionState): void {
