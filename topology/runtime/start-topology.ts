@@ -38,6 +38,14 @@ export interface StartTopologyOptions {
    * batch leave while the rest of it is processed; the commit still waits for every write. Default 64.
    */
   writeEveryRecords?: number;
+  /**
+   * Batches processed whose writes, store flushes or commit are still pending (default 1: a batch is processed only
+   * once the one before it committed). Above 1, the next batch is processed while earlier ones wait for their I/O;
+   * each still commits only after its own writes, so offsets never run ahead of the acts they caused. Use it where
+   * the stores do not checkpoint the offsets their state covers (a store flushed for one batch would then also hold
+   * the effects of the batches processed after it), e.g. state rebuilt from the input after a rebalance.
+   */
+  maxUncommittedBatches?: number;
 }
 
 export type TopologyState = 'starting' | 'running' | 'draining' | 'closed' | 'failed';
@@ -58,6 +66,8 @@ export interface TopologyStats {
   queued: number;
   /** True while a batch waits for its sink writes, store flushes or commit. */
   inFlight: boolean;
+  /** Batches waiting for their sink writes, store flushes or commit. */
+  uncommitted: number;
   /** Why the topology failed, if it did. */
   error: unknown;
 }
@@ -94,7 +104,8 @@ function resolveEdges<T>(kind: string, names: readonly string[], given: Readonly
  * Runs a topology: subscribes every source's batches, pushes each record through the stages in order, writes the
  * batch's outputs to the sinks (every `writeEveryRecords` records, so a long batch's acts do not wait for its end),
  * flushes the stores, and only then commits the batch (at-least-once: offsets never
- * run ahead of the acts they caused). Batches are processed one at a time in arrival order. On a transport whose
+ * run ahead of the acts they caused). Batches are processed one at a time in arrival order; with
+ * `maxUncommittedBatches` above 1, the next one is processed while earlier ones wait for their writes and commit. On a transport whose
  * `write`, `flush` and `commit` return no promise (the in-memory bus), a batch is processed to its commit on the
  * delivering call's stack: publishing a record runs the topology before `publish` returns.
  */
@@ -131,6 +142,10 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
   if (!Number.isInteger(writeEveryRecords) || writeEveryRecords < 1) {
     throw new ConfigError(`startTopology: writeEveryRecords must be a positive integer, got ${writeEveryRecords}`);
   }
+  const maxUncommitted = options.maxUncommittedBatches ?? 1;
+  if (!Number.isInteger(maxUncommitted) || maxUncommitted < 1) {
+    throw new ConfigError(`startTopology: maxUncommittedBatches must be a positive integer, got ${maxUncommitted}`);
+  }
 
   const stats: TopologyStats = {
     state: 'starting',
@@ -143,6 +158,7 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
     skipped: 0,
     queued: 0,
     inFlight: false,
+    uncommitted: 0,
     error: undefined,
   };
   const setState = (state: TopologyState): void => {
@@ -247,7 +263,7 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
   const active = (): boolean => stats.state === 'running' || stats.state === 'draining' || stats.state === 'starting';
 
   const wakeIdle = (): void => {
-    if (busy || queue.length > 0) return;
+    if (busy || queue.length > 0 || stats.uncommitted > 0) return;
     const waiters = idleWaiters;
     idleWaiters = [];
     for (const w of waiters) w();
@@ -338,27 +354,31 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
     return Promise.all(writes).then(() => commitStep(job.batch));
   };
 
+  const settled = (): void => {
+    stats.uncommitted--;
+    stats.inFlight = stats.uncommitted > 0;
+  };
+
   const pump = (): void => {
     busy = true;
     try {
-      while (queue.length > 0 && active()) {
+      while (queue.length > 0 && active() && stats.uncommitted < maxUncommitted) {
         const job = queue.shift()!;
         stats.queued = queue.length;
         const pending = processBatch(job);
         if (pending !== undefined) {
+          stats.uncommitted++;
           stats.inFlight = true;
           pending.then(
             () => {
-              stats.inFlight = false;
-              pump();
+              settled();
+              if (!busy) pump();
             },
             (err: unknown) => {
-              stats.inFlight = false;
-              busy = false;
+              settled();
               fail(err);
             },
           );
-          return;
         }
       }
     } catch (err) {
@@ -369,7 +389,7 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
     }
     busy = false;
     wakeIdle();
-    if (stats.state === 'draining' && queue.length === 0) finish('closed');
+    if (stats.state === 'draining' && queue.length === 0 && stats.uncommitted === 0) finish('closed');
   };
 
   const subscribeSources = (): void => {
@@ -409,14 +429,14 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
     closed,
     stats,
     idle: () =>
-      !active() || (!busy && queue.length === 0)
+      !active() || (!busy && queue.length === 0 && stats.uncommitted === 0)
         ? Promise.resolve()
         : new Promise<void>((resolve) => idleWaiters.push(resolve)),
     drain: () => {
       if (active()) {
         setState('draining');
         for (const s of sourceSubscriptions.splice(0)) s.unsubscribe();
-        if (!busy && queue.length === 0) finish('closed');
+        if (!busy && queue.length === 0 && stats.uncommitted === 0) finish('closed');
       }
       return closed;
     },

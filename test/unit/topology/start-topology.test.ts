@@ -228,6 +228,78 @@ describe('startTopology on the in-memory bus', () => {
     expect(run.stats.state).toBe('closed');
   });
 
+  it('with maxUncommittedBatches, processes the next batches while earlier ones wait, each committing after its own writes', async () => {
+    const run = (maxUncommittedBatches: number) => {
+      const topology = engineTopology({ policies: ['echo'] });
+      const batches = new Subject<SourceBatch<unknown>>();
+      const writes: { causes: string[]; release: () => void }[] = [];
+      const sink: Sink<unknown> = {
+        name: 'held',
+        write: (messages) =>
+          new Promise<void>((resolve) =>
+            writes.push({ causes: messages.map((m) => (m.value as Act).causeId), release: resolve }),
+          ),
+        close: async () => {},
+      };
+      const running = startTopology(topology, {
+        sources: { events: { name: 'events', batches: () => batches, close: async () => {} } },
+        sinks: { acts: sink, dlq: sink },
+        stores: createMemoryStores(topology.stores.map((s) => s.name)),
+        policies: [createEchoPolicy() as Policy],
+        scheduler: createVirtualScheduler({ startMs: 0 }),
+        maxUncommittedBatches,
+      });
+      const commits: number[] = [];
+      for (let partition = 0; partition < 3; partition++) {
+        batches.next({
+          topic: ENGINE_TOPICS.requests,
+          partition,
+          records: [
+            {
+              origin: { topic: ENGINE_TOPICS.requests, partition, offset: '0' },
+              key: `e${partition}`,
+              value: requestEvent({ eventId: `r${partition}`, engineId: `e${partition}` }),
+              timestampMs: 0,
+              headers: {},
+            },
+          ],
+          commit: () => void commits.push(partition),
+        });
+      }
+      return { running, writes, commits };
+    };
+
+    const serial = run(1);
+    expect(serial.writes.map((w) => w.causes)).toEqual([['r0']]);
+    expect(serial.running.stats).toMatchObject({ records: 1, queued: 2, uncommitted: 1 });
+    await serial.running.close();
+
+    const { running, writes, commits } = run(2);
+    expect(writes.map((w) => w.causes)).toEqual([['r0'], ['r1']]);
+    expect(running.stats).toMatchObject({ records: 2, queued: 1, uncommitted: 2, inFlight: true, commits: 0 });
+    let idle = false;
+    void running.idle().then(() => {
+      idle = true;
+    });
+    writes[1]!.release();
+    await waitFor(() => commits.length === 1);
+    expect(commits).toEqual([1]);
+    // the freed slot takes the third batch; the first still waits for its write
+    await waitFor(() => writes.length === 3);
+    expect(writes[2]!.causes).toEqual(['r2']);
+    expect(running.stats).toMatchObject({ records: 3, queued: 0, uncommitted: 2 });
+    writes[2]!.release();
+    await waitFor(() => commits.length === 2);
+    expect(idle).toBe(false);
+    writes[0]!.release();
+    await running.idle();
+    expect(commits).toEqual([1, 2, 0]);
+    expect(running.stats).toMatchObject({ commits: 3, uncommitted: 0, inFlight: false });
+    await running.drain();
+    expect(running.stats.state).toBe('closed');
+    expect(() => run(0)).toThrow(/maxUncommittedBatches must be a positive integer/);
+  });
+
   it('refuses missing edges, policies and unknown stage kinds', () => {
     const scheduler = createVirtualScheduler();
     const bus = createMemoryBus({ scheduler });
