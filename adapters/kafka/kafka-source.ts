@@ -14,7 +14,7 @@ import type { Source, SourceBatch, SourceRecord } from '../../core/io.js';
 import { createBatchLedger, type FlowChange } from './batch-ledger.js';
 import { coPartitionedAssigner } from './co-partitioned-assigner.js';
 import { createKafkaClient, kafkaError, positiveInt } from './kafka-client.js';
-import { nextOffset } from './offsets.js';
+import { nextOffset, topicPartitionKey } from './offsets.js';
 
 /** Where a committed batch ends: the next offset of its partition. */
 export interface CommitPosition {
@@ -54,6 +54,13 @@ export interface KafkaSourceOptions {
   processedBelow?: (topic: string, partition: number) => string | undefined;
   /** Runs when the runtime commits a batch, before the group commit (e.g. writes a state checkpoint). */
   beforeCommit?: (position: CommitPosition) => Promise<void> | void;
+  /**
+   * Group commits at most this often, ms: a batch the runtime committed is resolved at once (the consumer fetches on)
+   * and its offset goes to the group with the next commit due, with a timer for partitions that fall quiet and a
+   * last commit at `close()`. Offsets still never run ahead of the acts a batch caused; a crash replays at most
+   * this much more. Default 0: the group commits after every batch.
+   */
+  commitIntervalMs?: number;
   /** An existing client (shares its connections); default a client of its own. */
   kafka?: Kafka;
   /** SASL/TLS of the client built here when `kafka` is not given. */
@@ -66,7 +73,7 @@ export interface KafkaSourceStats {
   records: number;
   /** Records not delivered because they were processed already (below a processed position or checkpoint). */
   skipped: number;
-  /** Group commits done. */
+  /** Group commits done (one may cover several partitions' batches when `commitIntervalMs` is set). */
   commits: number;
   /** Group commits refused because the group was rebalancing (the records stay processed locally). */
   commitsLost: number;
@@ -163,6 +170,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     maxInFlightBatches: positiveInt(options.maxInFlightBatches ?? 4, 'Kafka source maxInFlightBatches'),
   });
   const heartbeatIntervalMs = positiveInt(options.heartbeatIntervalMs ?? 3000, 'Kafka source heartbeatIntervalMs');
+  const commitIntervalMs = options.commitIntervalMs ?? 0;
+  if (!Number.isInteger(commitIntervalMs) || commitIntervalMs < 0) {
+    throw new ConfigError(`Kafka source: commitIntervalMs must be an integer >= 0, got ${commitIntervalMs}`);
+  }
   const sessionTimeoutMs = positiveInt(options.sessionTimeoutMs ?? 10_000, 'Kafka source sessionTimeoutMs');
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
     throw new ConfigError('Kafka source: heartbeatIntervalMs must be below sessionTimeoutMs');
@@ -201,6 +212,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     stats.assignment = Object.fromEntries(
       Object.entries(event.payload.memberAssignment).map(([t, ps]) => [t, [...ps].sort((a, b) => a - b)]),
     );
+    // a position of a partition given up is the new owner's to commit: committing it later could move the group back
+    for (const [key, { topic, partition }] of uncommitted) {
+      if (!stats.assignment[topic]?.includes(partition)) uncommitted.delete(key);
+    }
   });
   consumer.on(consumer.events.CRASH, (event) => {
     if (!event.payload.restart) fail(kafkaError(`Kafka source ${name}: consumer stopped`, event.payload.error));
@@ -253,15 +268,64 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     }
   };
 
-  const commitGroup = async (payload: EachBatchPayload, position: CommitPosition): Promise<void> => {
-    const { topic, partition, nextOffset: offset } = position;
+  /** Positions resolved and not yet committed for the group, by topic-partition (with `commitIntervalMs`). */
+  const uncommitted = new Map<string, CommitPosition>();
+  let lastCommitAt = Date.now();
+  let commitTimer: NodeJS.Timeout | undefined;
+
+  type CommitFn = (offsets: {
+    topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+  }) => Promise<unknown> | unknown;
+
+  const commitGroup = async (commit: CommitFn, positions: readonly CommitPosition[]): Promise<void> => {
+    if (positions.length === 0) return;
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const { topic, partition, nextOffset: offset } of positions) {
+      const list = byTopic.get(topic);
+      if (list === undefined) byTopic.set(topic, [{ partition, offset }]);
+      else list.push({ partition, offset });
+    }
+    lastCommitAt = Date.now();
     try {
-      await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+      await commit({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
       stats.commits++;
     } catch (err) {
-      if (!isRebalanceError(err)) throw kafkaError(`Kafka source ${name}: commit of ${topic}/${partition} failed`, err);
+      const where = positions.map((p) => `${p.topic}/${p.partition}`).join(', ');
+      if (!isRebalanceError(err)) throw kafkaError(`Kafka source ${name}: commit of ${where} failed`, err);
       stats.commitsLost++;
     }
+  };
+
+  /** Commits every resolved position waiting for the group (the map is emptied first: a later batch re-adds). */
+  const commitUncommitted = (commit: CommitFn): Promise<void> => {
+    const positions = [...uncommitted.values()];
+    uncommitted.clear();
+    return commitGroup(commit, positions);
+  };
+
+  const consumerCommit: CommitFn = (offsets) =>
+    consumer.commitOffsets(offsets.topics.flatMap(({ topic, partitions }) => partitions.map((p) => ({ topic, ...p }))));
+
+  const scheduleCommit = (): void => {
+    if (commitTimer !== undefined || isClosing) return;
+    commitTimer = setTimeout(() => {
+      commitTimer = undefined;
+      if (isClosing || uncommitted.size === 0) return;
+      if (Date.now() - lastCommitAt < commitIntervalMs) {
+        scheduleCommit();
+        return;
+      }
+      commitUncommitted(consumerCommit).catch((err: unknown) => fail(err));
+    }, commitIntervalMs);
+    commitTimer.unref?.();
+  };
+
+  /** After a batch is resolved: commit now (no interval, or the interval is up) or leave it to the next commit. */
+  const afterResolve = async (payload: EachBatchPayload, position: CommitPosition): Promise<void> => {
+    if (commitIntervalMs === 0) return commitGroup(payload.commitOffsetsIfNecessary, [position]);
+    uncommitted.set(topicPartitionKey(position.topic, position.partition), position);
+    if (Date.now() - lastCommitAt >= commitIntervalMs) return commitUncommitted(payload.commitOffsetsIfNecessary);
+    scheduleCommit();
   };
 
   const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
@@ -273,7 +337,7 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
     stats.skipped += batch.messages.length - fresh.length;
     if (fresh.length === 0) {
       payload.resolveOffset(batch.lastOffset());
-      await commitGroup(payload, position);
+      await afterResolve(payload, position);
       return;
     }
     while (subscriber === null) {
@@ -308,8 +372,11 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       await options.beforeCommit?.(position);
       ledger.markProcessed(topic, partition, position.nextOffset);
       payload.resolveOffset(batch.lastOffset());
-      if (isClosing) return;
-      await commitGroup(payload, position);
+      if (isClosing) {
+        if (commitIntervalMs > 0) uncommitted.set(topicPartitionKey(topic, partition), position);
+        return;
+      }
+      await afterResolve(payload, position);
     } catch (err) {
       outcome = { error: err };
     } finally {
@@ -361,7 +428,10 @@ export function createKafkaSource(options: KafkaSourceOptions): KafkaSource {
       closed ??= (async () => {
         isClosing = true;
         closing.fire();
+        if (commitTimer !== undefined) clearTimeout(commitTimer);
         await started;
+        // the last commit of batches resolved since the previous one (best effort: the group may have moved on)
+        await commitUncommitted(consumerCommit).catch(() => undefined);
         await consumer.disconnect().catch(() => undefined);
         const s = subscriber;
         subscriber = null;
