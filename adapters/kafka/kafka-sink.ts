@@ -13,6 +13,13 @@ export interface KafkaSinkOptions {
   idempotent?: boolean;
   /** Broker-side wait for acks, ms. Default 30 000. */
   ackTimeoutMs?: number;
+  /**
+   * Writes that queue up while a send is in flight go out together, in order, in the next send (one produce request
+   * for many writes under load; a failed send rejects all of them). Default false: one send per write. For a
+   * producer whose writes are independent outputs (a processor's repartition and table writes); an engine's event
+   * producer keeps one send per write, so the spacing of its events on the wire stays as the engine made it.
+   */
+  coalesce?: boolean;
   /** An existing client to build the producer from (shares its connections); default a client of its own. */
   kafka?: Kafka;
   /** SASL/TLS of the client built here when `kafka` is not given. */
@@ -23,6 +30,8 @@ export interface KafkaSinkOptions {
 export interface KafkaSinkStats {
   /** Completed `sendBatch` calls. */
   sends: number;
+  /** Writes that went out merged into the `sendBatch` of an earlier write waiting with them. */
+  merged: number;
   messages: number;
   tombstones: number;
 }
@@ -65,14 +74,16 @@ export function topicMessagesOf(messages: readonly SinkMessage<Uint8Array | null
 /**
  * A Kafka sink over one producer, idempotent by default (`maxInFlightRequests: 1`, acks from all in-sync replicas).
  * Writes are serialized: a write is sent once the previous one was acknowledged (concurrent sends on an idempotent
- * producer fail with out-of-order sequence errors), as one `sendBatch` grouping its messages by topic. `write`
- * resolves once the broker acknowledged every message; a failure rejects with an InfraError carrying kafkajs's
- * retriable verdict and does not block later writes.
+ * producer fail with out-of-order sequence errors), as one `sendBatch` grouping its messages by topic; with `coalesce`,
+ * the writes that queued up while a send was in flight go out together, in order, in the next one. `write` resolves
+ * once the broker acknowledged every message; a failure rejects every write of that send with an InfraError carrying
+ * kafkajs's retriable verdict and does not block later writes.
  */
 export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   const idempotent = options.idempotent ?? true;
   const ackTimeoutMs = positiveInt(options.ackTimeoutMs ?? 30_000, 'Kafka sink ackTimeoutMs');
   const name = options.name ?? 'kafka';
+  const coalesce = options.coalesce ?? false;
   const kafka =
     options.kafka ??
     createKafkaClient({
@@ -83,7 +94,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   const producer: Producer = kafka.producer(
     idempotent ? { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false } : {},
   );
-  const stats: KafkaSinkStats = { sends: 0, messages: 0, tombstones: 0 };
+  const stats: KafkaSinkStats = { sends: 0, merged: 0, messages: 0, tombstones: 0 };
   let connecting: Promise<void> | undefined;
   let closed = false;
   let tail: Promise<unknown> = Promise.resolve();
@@ -109,6 +120,9 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     for (const m of messages) if (m.value === null) stats.tombstones++;
   };
 
+  /** The write waiting for the send in flight; with `coalesce`, later writes join it. */
+  let waiting: { messages: SinkMessage<Uint8Array | null>[]; done: Promise<void> } | null = null;
+
   return {
     name,
     stats,
@@ -116,10 +130,22 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     write(messages) {
       if (closed) return Promise.reject(new ProgrammerError(`Kafka sink ${name}: write after close`));
       if (messages.length === 0) return Promise.resolve();
-      const batch = [...messages];
-      const next = tail.then(() => send(batch));
-      tail = next.catch(() => undefined);
-      return next;
+      if (waiting !== null && coalesce) {
+        waiting.messages.push(...messages);
+        stats.merged++;
+        return waiting.done;
+      }
+      const group: { messages: SinkMessage<Uint8Array | null>[]; done: Promise<void> } = {
+        messages: [...messages],
+        done: Promise.resolve(),
+      };
+      group.done = tail.then(() => {
+        if (waiting === group) waiting = null;
+        return send(group.messages);
+      });
+      waiting = group;
+      tail = group.done.catch(() => undefined);
+      return group.done;
     },
     async close() {
       if (closed) return;

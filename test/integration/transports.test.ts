@@ -88,7 +88,7 @@ describe('Kafka sink and reader', () => {
         sink.write([{ destination: a, key: 'k3', value: new Uint8Array([7, 8]) }]),
       ];
       await Promise.all(writes);
-      expect(sink.stats).toEqual({ sends: 2, messages: 4, tombstones: 1 });
+      expect(sink.stats).toEqual({ sends: 2, merged: 0, messages: 4, tombstones: 1 });
       const inA = await readAll(a);
       expect(inA.map((r) => [r.offset, r.key, r.value === null ? null : [...r.value], r.headers])).toEqual([
         ['0', 'k1', [...Buffer.from('one')], { h: 'x' }],
@@ -103,6 +103,36 @@ describe('Kafka sink and reader', () => {
       await sink.close();
     }
     await expect(sink.write([{ destination: a, key: null, value: null }])).rejects.toThrow(/after close/);
+  });
+
+  it('with coalesce, sends the writes queued behind a send in flight together and in order; a failed send rejects all of its writes', async () => {
+    const t = await topic('sink-merge', 1);
+    const sink = createKafkaSink({ brokers: kafkaBrokers, name: 'sink-merge', coalesce: true });
+    try {
+      await sink.connect();
+      const first = sink.write([{ destination: t, key: 'k', value: Buffer.from('w0') }]);
+      await Promise.resolve();
+      await Promise.resolve();
+      // w0 is in flight: w1..w3 wait behind it and go out as one send
+      const rest = [1, 2, 3].map((i) => sink.write([{ destination: t, key: 'k', value: Buffer.from(`w${i}`) }]));
+      await Promise.all([first, ...rest]);
+      expect(sink.stats).toMatchObject({ sends: 2, merged: 2, messages: 4 });
+      expect((await readAll(t)).map((r) => text(r.value!))).toEqual(['w0', 'w1', 'w2', 'w3']);
+
+      const busy = sink.write([{ destination: t, key: 'k', value: Buffer.from('w4') }]);
+      await Promise.resolve();
+      await Promise.resolve();
+      const good = sink.write([{ destination: t, key: 'k', value: Buffer.from('w5') }]);
+      // above the broker's message.max.bytes: the broker refuses the whole request (not retriable)
+      const bad = sink.write([{ destination: t, key: 'k', value: Buffer.alloc(2_000_000) }]);
+      await busy;
+      await expect(good).rejects.toThrow(/write of 2 messages failed/);
+      await expect(bad).rejects.toThrow(/write of 2 messages failed/);
+      await sink.write([{ destination: t, key: 'k', value: Buffer.from('w6') }]);
+      expect((await readAll(t)).map((r) => text(r.value!))).toEqual(['w0', 'w1', 'w2', 'w3', 'w4', 'w6']);
+    } finally {
+      await sink.close();
+    }
   });
 
   it('a changelog store flushes changed keys and tombstones, and a new store restores them, the checkpoint kept apart', async () => {
@@ -198,6 +228,65 @@ describe('Kafka source', () => {
       again.subscription.unsubscribe();
       await second.close();
     }
+  });
+
+  it('with commitIntervalMs, resolves committed batches at once and commits the group on its timer and at close', async () => {
+    const name = await topic('source-interval', 1);
+    const producer = kafka.producer();
+    await producer.connect();
+    const send = (values: string[]) =>
+      producer.send({ topic: name, messages: values.map((v) => ({ partition: 0, key: 'k', value: v })) });
+    await send(['a0', 'a1']);
+    const groupId = uniqueName('interval-group');
+    const options = {
+      brokers: kafkaBrokers,
+      groupId,
+      topics: [name],
+      maxInFlightBatches: 1,
+      heartbeatIntervalMs: 500,
+      sessionTimeoutMs: 6000,
+      maxWaitTimeMs: 100,
+    };
+    expect(() => createKafkaSource({ ...options, commitIntervalMs: -1 })).toThrow(/commitIntervalMs/);
+    const timed = createKafkaSource({ ...options, commitIntervalMs: 500 });
+    const seen = collect(timed);
+    const records = (): string[] => seen.batches.flatMap((b) => b.records.map((r) => text(r.value)));
+    try {
+      await waitFor(() => seen.batches.length === 1, { timeoutMs: 30_000, what: 'the first batch' });
+      await seen.batches[0]!.commit();
+      // the timer commits the quiet partition
+      await waitFor(async () => (await committedOffsets(groupId, name))[0] === '2', {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        what: 'the timer commit',
+      });
+      expect(timed.stats.commits).toBe(1);
+    } finally {
+      seen.subscription.unsubscribe();
+      await timed.close();
+    }
+
+    const slow = createKafkaSource({ ...options, commitIntervalMs: 600_000 });
+    const again = collect(slow);
+    try {
+      await send(['b0']);
+      await waitFor(() => again.batches.length === 1, { timeoutMs: 30_000, what: 'the batch after the commit' });
+      await again.batches[0]!.commit();
+      await send(['b1']);
+      // resolved without a group commit: the consumer fetches on while the group offset stays
+      await waitFor(() => again.batches.length === 2, { timeoutMs: 30_000, what: 'the next batch' });
+      expect(await committedOffsets(groupId, name)).toEqual({ 0: '2' });
+      await again.batches[1]!.commit();
+      expect(slow.stats.commits).toBe(0);
+    } finally {
+      again.subscription.unsubscribe();
+      await slow.close();
+      await producer.disconnect();
+    }
+    expect(records()).toEqual(['a0', 'a1']);
+    expect(again.batches.flatMap((b) => b.records.map((r) => text(r.value)))).toEqual(['b0', 'b1']);
+    expect(slow.stats.commits).toBe(1);
+    expect(await committedOffsets(groupId, name)).toEqual({ 0: '4' });
   });
 
   it('gives the same partition numbers of co-partitioned topics to one member', async () => {
