@@ -95,6 +95,15 @@ export interface EngineSide {
   close(): Promise<void>;
 }
 
+/**
+ * Engine partitions consumed at once, and batches processed ahead of their commits: the state is rebuilt from the
+ * input after a rebalance (no checkpoint), so a batch may be processed while earlier ones wait for their writes.
+ */
+const ENGINE_BATCHES_IN_FLIGHT = 4;
+
+/** Group commits of the engine partitions at most this often (a crash replays at most about this much). */
+const ENGINE_COMMIT_INTERVAL_MS = 1000;
+
 /** Act bytes → the cause's production time and the act's kind, for the latency histogram at publication. */
 type CauseTimes = WeakMap<Uint8Array, { at: number; kind: string }>;
 
@@ -175,6 +184,8 @@ export function startEngineSide(options: EngineSideOptions): EngineSide {
     topics: topicNames,
     name: `${groupId}-engines`,
     fromBeginning: true,
+    maxInFlightBatches: ENGINE_BATCHES_IN_FLIGHT,
+    commitIntervalMs: ENGINE_COMMIT_INTERVAL_MS,
     ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
     ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
   });
@@ -342,6 +353,7 @@ export function startEngineSide(options: EngineSideOptions): EngineSide {
     decoders,
     encoders: { act: trackingEncoder(causeTimes) },
     stageBuilders,
+    maxUncommittedBatches: ENGINE_BATCHES_IN_FLIGHT,
   });
   const topologyRun = running;
 

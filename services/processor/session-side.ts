@@ -74,6 +74,9 @@ function copyUpdate(u: ModelUpdate): ModelUpdate {
   return { ...u, agents: [...u.agents], counts: [...u.counts], buckets: [...(u.buckets ?? [])] };
 }
 
+/** Group commits of the session partitions at most this often. */
+const SESSION_COMMIT_INTERVAL_MS = 1000;
+
 /**
  * Starts the session sub-topology of a processor (DESIGN §7): the session-keyed topic in the consumer group
  * `<groupId>.sessions`; every owned partition's positions and counts live in stores whose changes go, in one write
@@ -131,6 +134,8 @@ export function startSessionSide(options: SessionSideOptions): SessionSide {
     topics: [topics.sessionsRepartition],
     name: `${groupId}-sessions`,
     fromBeginning: true,
+    // the counts carry the offset they cover and positions the last call's time: replayed records count nothing
+    commitIntervalMs: SESSION_COMMIT_INTERVAL_MS,
     ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
     ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
   });

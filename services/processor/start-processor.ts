@@ -131,7 +131,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Running
       throw new ConfigError(`${a} has ${counts.get(a)} partitions and ${b} ${counts.get(b)}: they must be equal`);
     }
   }
-  const producer = createKafkaSink({ brokers, kafka, name: `${clientId}-producer` });
+  // repartitioned requests, table changes and dead letters are independent outputs: queued writes share a request
+  const producer = createKafkaSink({ brokers, kafka, name: `${clientId}-producer`, coalesce: true });
   await producer.connect();
   let nc: NatsConnection;
   try {
