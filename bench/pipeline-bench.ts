@@ -1,12 +1,9 @@
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Producer } from 'kafkajs';
-import { natsSubscribe } from '../adapters/nats/nats-subscribe.js';
-import { connectOnce } from '../infra/nats/connect.js';
 import { createCodec } from '../schemas/codec.js';
-import type { Act } from '../schemas/types.js';
 import { type BusContext, drainBacklog, filledTopics, type ThroughputRun } from './bus-bench.js';
 import { forkConsumer } from './consumer-child.js';
 import { type CpuUse, startCpuSampler } from './cpu-sampler.js';
+import { forkHook, type HookProcess, monoNowMs } from './hook-child.js';
 import { type LatencySummary, latencySummary } from './stats.js';
 import {
   connectProducer,
@@ -172,10 +169,11 @@ export function streamCycler(stream: WireStream): () => CycledEvent {
 
 /**
  * End-to-end latency at a fixed offered load: a fresh set of topics, one processor (`cachesage processor` service
- * with CacheSage) in its own process, a NATS subscriber acting
- * as the engine hook (it decodes every act). The driver produces the stream at `ratePerSec` events (Kafka messages)
- * per second, in small batches on the engines' producer settings, noting when it handed each event to kafkajs; every
- * act received is matched to its cause by `causeId` and its latency taken against that time. The first `warmupS`
+ * with CacheSage) in its own process, a NATS subscriber acting as the engine hook in another (it decodes every act
+ * and notes its arrival). The driver produces the stream at `ratePerSec` events (Kafka messages) per second, in
+ * small batches on the engines' producer settings, noting when it handed each event to kafkajs; every act received
+ * is matched to its cause by `causeId` and its latency taken against that time (both on the machine's monotonic
+ * clock). The first `warmupS`
  * seconds fill the processor's state and are not measured.
  */
 export async function measureLatency(
@@ -199,7 +197,7 @@ export async function measureLatency(
     },
     ctx.profileDir,
   );
-  let nc: NatsConnection | undefined;
+  let hook: HookProcess | undefined;
   let producer: Producer | undefined;
   let changelogTopics: string[] = [];
   const sentAt = new Map<string, number>();
@@ -208,28 +206,27 @@ export async function measureLatency(
   let measureTo = Number.POSITIVE_INFINITY;
   try {
     await Promise.race([proc.ready, proc.failed, sleep(60_000).then(() => Promise.reject(new Error('not ready')))]);
-    nc = await connectOnce(ctx.natsUrl, 5000, 'cachesage-bench-hook');
-    const unsubscribe = natsSubscribe(nc)(`${subjectPrefix}.*.*`, (m) => {
-      const at = performance.now();
-      const act = m.value as Act | undefined;
-      if (act === undefined) return;
-      const sent = sentAt.get(act.causeId);
-      if (sent !== undefined && sent >= measureFrom && sent <= measureTo) latencies.push(at - sent);
-    });
-    await nc.flush();
+    hook = forkHook({ natsUrl: ctx.natsUrl, subject: `${subjectPrefix}.*.*` });
+    await hook.ready;
     producer = await connectProducer(ctx.brokers, 'cachesage-bench-engines');
     const next = streamCycler(ctx.stream);
-    const start = performance.now();
+    const start = monoNowMs();
     measureFrom = start + warmupS * 1000;
     const end = measureFrom + durationS * 1000;
     let produced = 0;
     let measured = 0;
     let cpu: ReturnType<typeof startCpuSampler> | undefined;
     for (;;) {
-      const now = performance.now();
+      const now = monoNowMs();
       if (now >= end) break;
       if (cpu === undefined && now >= measureFrom) {
-        cpu = startCpuSampler({ processor: proc.pid, kafka: ctx.pids.kafka, nats: ctx.pids.nats, driver: process.pid });
+        cpu = startCpuSampler({
+          processor: proc.pid,
+          kafka: ctx.pids.kafka,
+          nats: ctx.pids.nats,
+          driver: process.pid,
+          hook: hook.pid,
+        });
       }
       const due = Math.min(MAX_SEND_EVENTS, Math.floor(((now - start) / 1000) * ratePerSec) - produced);
       if (due <= 0) {
@@ -244,7 +241,7 @@ export async function measureLatency(
         (e.topic === 'kv' ? kv : requests).push({ key: e.key, value: e.value });
         ids.push(e.eventId);
       }
-      const handedAt = performance.now();
+      const handedAt = monoNowMs();
       for (const id of ids) sentAt.set(id, handedAt);
       if (handedAt >= measureFrom) measured += due;
       const topicMessages = [];
@@ -253,7 +250,7 @@ export async function measureLatency(
       await producer.sendBatch({ topicMessages, acks: -1 });
       produced += due;
     }
-    measureTo = performance.now();
+    measureTo = monoNowMs();
     const usage = cpu?.stop() ?? {};
     const stoppedAt = performance.now();
     const processedAtStop = proc.latest()?.records ?? 0;
@@ -264,7 +261,12 @@ export async function measureLatency(
     const caughtUp = (proc.latest()?.records ?? 0) >= produced;
     const catchUpMs = performance.now() - stoppedAt;
     await sleep(500);
-    unsubscribe();
+    const arrivals = await hook.stop();
+    hook = undefined;
+    for (let i = 0; i < arrivals.causeIds.length; i++) {
+      const sent = sentAt.get(arrivals.causeIds[i]!);
+      if (sent !== undefined && sent >= measureFrom && sent <= measureTo) latencies.push(arrivals.atMs[i]! - sent);
+    }
     return {
       offeredPerSec: ratePerSec,
       producedPerSec: (measured / (measureTo - measureFrom)) * 1000,
@@ -280,7 +282,7 @@ export async function measureLatency(
     };
   } finally {
     await producer?.disconnect().catch(() => undefined);
-    await nc?.drain().catch(() => undefined);
+    await hook?.stop().catch(() => undefined);
     const final = await proc.stop().catch(() => undefined);
     changelogTopics = final?.changelogTopics ?? [];
     sentAt.clear();
