@@ -51,8 +51,8 @@ async function child(config: HookConfig): Promise<void> {
       if (m !== 'stop') return;
       unsubscribe();
       await nc.drain().catch(() => undefined);
-      send({ type: 'arrivals', arrivals });
-      process.disconnect?.();
+      // disconnect only once the (large) report is written to the channel
+      process.send?.({ type: 'arrivals', arrivals } satisfies ToParent, undefined, {}, () => process.disconnect?.());
     });
   } catch (err) {
     send({ type: 'error', message: String((err as Error)?.stack ?? err) });
@@ -96,12 +96,17 @@ export function forkHook(config: HookConfig): HookProcess {
   proc.on('exit', (code) => {
     if (!reported) onFail(new Error(`hook ${proc.pid} exited with ${code} before its report`));
   });
+  proc.on('error', (err) => onFail(new Error(`hook ${proc.pid}: ${err.message}`)));
+  let stopped: Promise<HookArrivals> | undefined;
   return {
     pid: proc.pid!,
     ready: Promise.race([ready, failed]),
-    async stop() {
-      proc.send('stop');
-      return Promise.race([arrivals, failed]);
+    stop() {
+      stopped ??= (async () => {
+        if (proc.connected) proc.send('stop');
+        return Promise.race([arrivals, failed]);
+      })();
+      return stopped;
     },
   };
 }
