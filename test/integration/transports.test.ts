@@ -73,6 +73,18 @@ function collect(source: KafkaSource): { batches: SourceBatch<Uint8Array>[]; sub
 
 const text = (value: Uint8Array): string => Buffer.from(value).toString();
 
+/** Source options of one member of `groupId` on `topic` that holds one batch at a time. */
+function oneAtATime(groupId: string, topic: string) {
+  return {
+    brokers: kafkaBrokers,
+    groupId,
+    topics: [topic],
+    maxInFlightBatches: 1,
+    heartbeatIntervalMs: 500,
+    sessionTimeoutMs: 6000,
+  };
+}
+
 describe('Kafka sink and reader', () => {
   it('writes every topic of a write in one acknowledged batch, with keys, headers and tombstones', async () => {
     const a = await topic('sink-a', 1);
@@ -184,14 +196,7 @@ describe('Kafka source', () => {
     });
     await producer.disconnect();
     const groupId = uniqueName('source-group');
-    const options = {
-      brokers: kafkaBrokers,
-      groupId,
-      topics: [name],
-      maxInFlightBatches: 1,
-      heartbeatIntervalMs: 500,
-      sessionTimeoutMs: 6000,
-    };
+    const options = oneAtATime(groupId, name);
     const first = createKafkaSource(options);
     const seen = collect(first);
     try {
@@ -238,15 +243,7 @@ describe('Kafka source', () => {
       producer.send({ topic: name, messages: values.map((v) => ({ partition: 0, key: 'k', value: v })) });
     await send(['a0', 'a1']);
     const groupId = uniqueName('interval-group');
-    const options = {
-      brokers: kafkaBrokers,
-      groupId,
-      topics: [name],
-      maxInFlightBatches: 1,
-      heartbeatIntervalMs: 500,
-      sessionTimeoutMs: 6000,
-      maxWaitTimeMs: 100,
-    };
+    const options = { ...oneAtATime(groupId, name), maxWaitTimeMs: 100 };
     expect(() => createKafkaSource({ ...options, commitIntervalMs: -1 })).toThrow(/commitIntervalMs/);
     const timed = createKafkaSource({ ...options, commitIntervalMs: 500 });
     const seen = collect(timed);
