@@ -19,8 +19,6 @@ export interface HookConfig {
 export interface HookArrivals {
   causeIds: string[];
   atMs: number[];
-  /** Messages that did not decode as acts. */
-  undecoded: number;
 }
 
 type ToParent = { type: 'ready' } | { type: 'arrivals'; arrivals: HookArrivals } | { type: 'error'; message: string };
@@ -34,14 +32,11 @@ async function child(config: HookConfig): Promise<void> {
   const send = (m: ToParent): void => void process.send?.(m);
   try {
     const nc = await connectOnce(config.natsUrl, 5000, `cachesage-bench-hook-${process.pid}`);
-    const arrivals: HookArrivals = { causeIds: [], atMs: [], undecoded: 0 };
+    const arrivals: HookArrivals = { causeIds: [], atMs: [] };
     const unsubscribe = natsSubscribe(nc)(config.subject, (m) => {
       const at = monoNowMs();
       const act = m.value as Act | undefined;
-      if (act === undefined) {
-        arrivals.undecoded++;
-        return;
-      }
+      if (act === undefined) return;
       arrivals.causeIds.push(act.causeId);
       arrivals.atMs.push(at);
     });

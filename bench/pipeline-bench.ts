@@ -173,8 +173,7 @@ export function streamCycler(stream: WireStream): () => CycledEvent {
  * and notes its arrival). The driver produces the stream at `ratePerSec` events (Kafka messages) per second, in
  * small batches on the engines' producer settings, noting when it handed each event to kafkajs; every act received
  * is matched to its cause by `causeId` and its latency taken against that time (both on the machine's monotonic
- * clock). The first `warmupS`
- * seconds fill the processor's state and are not measured.
+ * clock). The first `warmupS` seconds fill the processor's state and are not measured.
  */
 export async function measureLatency(
   ctx: BusContext,

@@ -120,7 +120,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     for (const m of messages) if (m.value === null) stats.tombstones++;
   };
 
-  /** The write waiting for the send in flight; with `coalesce`, later writes join it. */
+  /** With `coalesce`: the write waiting for the send in flight, which later writes join. */
   let waiting: { messages: SinkMessage<Uint8Array | null>[]; done: Promise<void> } | null = null;
 
   return {
@@ -130,22 +130,19 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     write(messages) {
       if (closed) return Promise.reject(new ProgrammerError(`Kafka sink ${name}: write after close`));
       if (messages.length === 0) return Promise.resolve();
-      if (waiting !== null && coalesce) {
+      if (waiting !== null) {
         waiting.messages.push(...messages);
         stats.merged++;
         return waiting.done;
       }
-      const group: { messages: SinkMessage<Uint8Array | null>[]; done: Promise<void> } = {
-        messages: [...messages],
-        done: Promise.resolve(),
-      };
-      group.done = tail.then(() => {
-        if (waiting === group) waiting = null;
-        return send(group.messages);
+      const batch = [...messages];
+      const done = tail.then(() => {
+        if (waiting?.messages === batch) waiting = null;
+        return send(batch);
       });
-      waiting = group;
-      tail = group.done.catch(() => undefined);
-      return group.done;
+      if (coalesce) waiting = { messages: batch, done };
+      tail = done.catch(() => undefined);
+      return done;
     },
     async close() {
       if (closed) return;

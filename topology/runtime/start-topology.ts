@@ -105,9 +105,9 @@ function resolveEdges<T>(kind: string, names: readonly string[], given: Readonly
  * batch's outputs to the sinks (every `writeEveryRecords` records, so a long batch's acts do not wait for its end),
  * flushes the stores, and only then commits the batch (at-least-once: offsets never
  * run ahead of the acts they caused). Batches are processed one at a time in arrival order; with
- * `maxUncommittedBatches` above 1, the next one is processed while earlier ones wait for their writes and commit. On a transport whose
- * `write`, `flush` and `commit` return no promise (the in-memory bus), a batch is processed to its commit on the
- * delivering call's stack: publishing a record runs the topology before `publish` returns.
+ * `maxUncommittedBatches` above 1, the next one is processed while earlier ones wait for their writes and commit.
+ * On a transport whose `write`, `flush` and `commit` return no promise (the in-memory bus), a batch is processed to
+ * its commit on the delivering call's stack: publishing a record runs the topology before `publish` returns.
  */
 export function startTopology(topology: Topology, options: StartTopologyOptions): RunningTopology {
   const { sources, sinks, stores, scheduler } = options;
@@ -262,8 +262,11 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
 
   const active = (): boolean => stats.state === 'running' || stats.state === 'draining' || stats.state === 'starting';
 
+  /** Nothing being processed, queued or waiting for its commit. */
+  const quiet = (): boolean => !busy && queue.length === 0 && stats.uncommitted === 0;
+
   const wakeIdle = (): void => {
-    if (busy || queue.length > 0 || stats.uncommitted > 0) return;
+    if (!quiet()) return;
     const waiters = idleWaiters;
     idleWaiters = [];
     for (const w of waiters) w();
@@ -389,7 +392,7 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
     }
     busy = false;
     wakeIdle();
-    if (stats.state === 'draining' && queue.length === 0 && stats.uncommitted === 0) finish('closed');
+    if (stats.state === 'draining' && quiet()) finish('closed');
   };
 
   const subscribeSources = (): void => {
@@ -428,15 +431,12 @@ export function startTopology(topology: Topology, options: StartTopologyOptions)
     topology,
     closed,
     stats,
-    idle: () =>
-      !active() || (!busy && queue.length === 0 && stats.uncommitted === 0)
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => idleWaiters.push(resolve)),
+    idle: () => (!active() || quiet() ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
     drain: () => {
       if (active()) {
         setState('draining');
         for (const s of sourceSubscriptions.splice(0)) s.unsubscribe();
-        if (!busy && queue.length === 0 && stats.uncommitted === 0) finish('closed');
+        if (quiet()) finish('closed');
       }
       return closed;
     },
