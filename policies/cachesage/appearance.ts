@@ -15,6 +15,9 @@ export interface AppearanceModel {
 
 const RESCALE_AT = 1e12;
 
+/** Agents whose entries are counted: a new one replaces the least frequent (its anchor's reuse rate was lowest). */
+export const MAX_APPEARING_AGENTS = 64;
+
 export function createAppearanceModel(): AppearanceModel {
   return { counts: new Map(), requests: 0, scale: 1 };
 }
@@ -29,7 +32,21 @@ export function observeAppearance(m: AppearanceModel, agent: number, entered: bo
     m.scale = 1;
   }
   m.requests += m.scale;
-  if (entered) m.counts.set(agent, (m.counts.get(agent) ?? 0) + m.scale);
+  if (!entered) return;
+  if (!m.counts.has(agent) && m.counts.size >= MAX_APPEARING_AGENTS) dropRarest(m.counts);
+  m.counts.set(agent, (m.counts.get(agent) ?? 0) + m.scale);
+}
+
+function dropRarest(counts: Map<number, number>): void {
+  let victim: number | undefined;
+  let least = Number.POSITIVE_INFINITY;
+  for (const [k, v] of counts) {
+    if (v < least) {
+      least = v;
+      victim = k;
+    }
+  }
+  if (victim !== undefined) counts.delete(victim);
 }
 
 /** Entries of `agent` into sessions per request (0 before any request). */

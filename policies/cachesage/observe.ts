@@ -119,6 +119,12 @@ export function sessionTag(id: string): number {
   return h;
 }
 
+/**
+ * Agents whose last prompt is kept for anchor learning: the most recently prompted ones (a name that has not spoken
+ * in this many other agents' turns starts over when it comes back: its next two sessions learn its anchor again).
+ */
+export const MAX_PROMPT_SAMPLES = 32;
+
 function learnAnchor(w: WorkloadModel, agent: number, sessionId: string, prompt: readonly BlockHash[], max: number) {
   const positions = anchorSamplePositions(max);
   const samples = samplePrompt(prompt, positions);
@@ -133,7 +139,9 @@ function learnAnchor(w: WorkloadModel, agent: number, sessionId: string, prompt:
       w.anchorEpoch++;
     }
   }
+  w.lastPrompt.delete(agent);
   w.lastPrompt.set(agent, { session, samples });
+  if (w.lastPrompt.size > MAX_PROMPT_SAMPLES) w.lastPrompt.delete(w.lastPrompt.keys().next().value as number);
 }
 
 function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): SessionState {
@@ -183,7 +191,7 @@ export function endSession(state: CacheSageState, s: SessionState): void {
   eng.dropped.set(s.id, { workloadId: s.workloadId, keys: s.liveKeys, clock: eng.clock });
   const rt = returnTimeOptions(state);
   const answers = s.questions.map((q) => ({ q, outcome: 0 }));
-  answerQuestions(w.times, answers, rt, w.model.agents.length);
+  answerQuestions(w.times, answers, rt);
   judgeAnswers(w, s, answers);
   s.questions = [];
   s.batches.clear();
@@ -463,7 +471,7 @@ function settleQuestions(state: CacheSageState, w: WorkloadModel, s: SessionStat
     if (q.agent === agent) answers.push({ q, outcome: Math.min(step - q.step, rt.horizon + 1) });
     else keep.push(q);
   }
-  answerQuestions(w.times, answers, rt, w.model.agents.length);
+  answerQuestions(w.times, answers, rt);
   judgeAnswers(w, s, answers);
   s.questions = keep;
 }

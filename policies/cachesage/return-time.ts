@@ -107,13 +107,12 @@ export function questionFeatures(
 }
 
 /**
- * Keys kept per level of an expert: 224, or 7 per agent name beyond 32 names. When a level is full, a new key first
- * clears room: the least used eighth of the keys (fewest answers, oldest first) goes, so the model of a workload
- * with up to 32 agents stays within a fixed size and the scan for them is paid once per eighth, not per new key.
+ * Keys kept per level of an expert, however many agent names the workload has. When a level is full, a new key first
+ * clears room: the least used eighth of the keys (fewest answers, oldest first) goes, so the model stays within a
+ * fixed size and the scan is paid once per eighth, not per new key. Where names change per task, the keys of names
+ * no longer speaking are the least used and go first; their questions back off to the name-free levels.
  */
-export function maxKeysPerLevel(agents: number): number {
-  return Math.max(224, 7 * agents);
-}
+export const MAX_KEYS_PER_LEVEL = 224;
 
 /** A count reaching this halves its row (rounding up): counts stay small and recent answers weigh more. */
 const ROW_HALVING_AT = 512;
@@ -201,9 +200,8 @@ export function answerQuestions(
   m: ReturnTimeModel,
   answers: readonly { q: ReturnQuestion; outcome: number }[],
   o: ReturnTimeOptions,
-  agents: number,
 ): void {
-  const maxKeys = maxKeysPerLevel(agents);
+  const maxKeys = MAX_KEYS_PER_LEVEL;
   if (answers.length === 0) return;
   const n = m.horizon + 2;
   const tmp = new Float64Array(n);

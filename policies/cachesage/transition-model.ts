@@ -86,23 +86,28 @@ const SEEN_STRIDE = 16;
 
 const PAIR = 1 << 20;
 
-/** Second-order rows kept (pairs of previous agents): 32, or one per agent beyond 32; a new pair replaces the least used. */
-export function maxPairRows(agents: number): number {
-  return Math.max(32, agents);
-}
+/**
+ * Rows kept however many agent names a workload has: second-order rows (pairs of previous agents), first-order rows
+ * (one per agent that spoke) and per-agent rank rows (agent × seen bin). A new row replaces the least used one (the
+ * lowest decayed total), so a workload that names a new expert per task keeps the rows of the agents that still speak;
+ * a dropped agent's questions fall back to the name-free rank model.
+ */
+export const MAX_PAIR_ROWS = 64;
+export const MAX_FIRST_ROWS = 128;
+export const MAX_RANK_ROWS = 128;
 
-function dropLeastUsedPair(m: TransitionModel): void {
+function dropLeastUsed<V>(rows: Map<number, V>, totals: Map<number, number>): void {
   let victim: number | undefined;
   let least = Number.POSITIVE_INFINITY;
-  for (const [key, total] of m.secondTotals) {
+  for (const [key, total] of totals) {
     if (total < least) {
       least = total;
       victim = key;
     }
   }
   if (victim === undefined) return;
-  m.second.delete(victim);
-  m.secondTotals.delete(victim);
+  rows.delete(victim);
+  totals.delete(victim);
 }
 const END_COL = PAIR - 1;
 
@@ -243,12 +248,13 @@ export function observeStart(m: TransitionModel, j: number): void {
 export function observeTransition(m: TransitionModel, prev: number | null, cur: number, next: number): void {
   const w = advanceDecay(m);
   const c = col(next);
+  if (!m.first.has(cur) && m.first.size >= MAX_FIRST_ROWS) dropLeastUsed(m.first, m.firstTotals);
   const first = rowOf(m.first, cur);
   bump(first, c, w);
   m.firstTotals.set(cur, halveRow(first, (m.firstTotals.get(cur) ?? 0) + w, m.scale));
   if (prev !== null) {
     const key = prev * PAIR + cur;
-    if (!m.second.has(key) && m.second.size >= maxPairRows(m.agents.length)) dropLeastUsedPair(m);
+    if (!m.second.has(key) && m.second.size >= MAX_PAIR_ROWS) dropLeastUsed(m.second, m.secondTotals);
     const second = rowOf(m.second, key);
     bump(second, c, w);
     m.secondTotals.set(key, halveRow(second, (m.secondTotals.get(key) ?? 0) + w, m.scale));
@@ -270,7 +276,9 @@ export function observeRank(m: TransitionModel, cur: number, seen: number, rank:
   const sb = Math.min(Math.max(seen, 1), SEEN_BINS);
   bumpRank(m.ranksBySeen, m.ranksBySeenTotals, sb, bin, w, m.scale);
   bumpRank(m.ranksByStreak, m.ranksByStreakTotals, sb * 2 + (streak ? 1 : 0), bin, w, m.scale);
-  bumpRank(m.ranksAfter, m.ranksAfterTotals, cur * SEEN_STRIDE + sb, bin, w, m.scale);
+  const key = cur * SEEN_STRIDE + sb;
+  if (!m.ranksAfter.has(key) && m.ranksAfter.size >= MAX_RANK_ROWS) dropLeastUsed(m.ranksAfter, m.ranksAfterTotals);
+  bumpRank(m.ranksAfter, m.ranksAfterTotals, key, bin, w, m.scale);
 }
 
 function bumpRank(

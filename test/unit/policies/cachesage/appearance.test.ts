@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { appearanceRate, createAppearanceModel, observeAppearance } from '../../../../policies/cachesage/appearance.js';
+import {
+  appearanceRate,
+  createAppearanceModel,
+  MAX_APPEARING_AGENTS,
+  observeAppearance,
+} from '../../../../policies/cachesage/appearance.js';
 
 describe('appearance model', () => {
   it('counts entries into sessions per request, with no decay at an infinite half-life', () => {
@@ -25,5 +30,15 @@ describe('appearance model', () => {
     expect(long.scale).toBeLessThan(1e12);
     expect(appearanceRate(long, 0)).toBeGreaterThan(0.2);
     expect(appearanceRate(long, 0)).toBeLessThan(0.3);
+  });
+
+  it('counts at most MAX_APPEARING_AGENTS agents: a new one replaces the rarest', () => {
+    const m = createAppearanceModel();
+    for (let i = 0; i < 5; i++) observeAppearance(m, 0, true, Number.POSITIVE_INFINITY);
+    for (let a = 1; a <= 2 * MAX_APPEARING_AGENTS; a++) observeAppearance(m, a, true, Number.POSITIVE_INFINITY);
+    expect(m.counts.size).toBe(MAX_APPEARING_AGENTS);
+    expect(appearanceRate(m, 0)).toBeCloseTo(5 / (5 + 2 * MAX_APPEARING_AGENTS), 12);
+    expect(appearanceRate(m, 2 * MAX_APPEARING_AGENTS)).toBeGreaterThan(0);
+    expect(appearanceRate(m, 1)).toBe(0);
   });
 });

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../../../core/errors.js';
+import { MAX_APPEARING_AGENTS } from '../../../../policies/cachesage/appearance.js';
 import { cacheSageModelBytesPerWorkload } from '../../../../policies/cachesage/cachesage-policy.js';
 import { DEAD_PRIORITY, IN_USE_PRIORITY } from '../../../../policies/cachesage/decide.js';
+import { MAX_PROMPT_SAMPLES } from '../../../../policies/cachesage/observe.js';
 import type { CacheSageState, EngineState } from '../../../../policies/cachesage/state.js';
+import { MAX_FIRST_ROWS } from '../../../../policies/cachesage/transition-model.js';
 import type { ActDraft } from '../../../../policies/policy.js';
 import type { BlockHash } from '../../../../schemas/types.js';
 import { CacheSageDriver, entriesOf, h } from './driver.js';
@@ -173,6 +176,29 @@ describe('CacheSage snapshot and restore', () => {
     expect(perWorkload.w1).toBeLessThanOrEqual(25 * 1024);
     expect(perWorkload.w1).toBeGreaterThan(perWorkload.w2 as number);
     expect(d.policy.stateBytes?.(d.state)).toBe((perWorkload.w1 as number) + (perWorkload.w2 as number));
+  });
+});
+
+describe('CacheSage model size with a new expert per task', () => {
+  it('stays within 25 KB and within its row limits when every session brings three new agent names', () => {
+    const d = new CacheSageDriver();
+    for (let s = 0; s < 70; s++) {
+      const experts = [0, 1, 2].map((i) => `expert-${s}-${i}`);
+      const order = [experts[0], 'terminal', experts[1], 'terminal', experts[2], experts[2]] as string[];
+      for (const agent of order) d.step(`t${s}`, agent, { outputTokens: 120 });
+    }
+    const w = d.state.workloads.get('w1');
+    expect(w?.model.agents.length).toBe(211);
+    expect(w?.lastPrompt.size).toBe(MAX_PROMPT_SAMPLES);
+    expect(w?.lastPrompt.has(w.model.index.get('expert-69-2') as number)).toBe(true);
+    expect(w?.model.first.size).toBeLessThanOrEqual(MAX_FIRST_ROWS);
+    expect(w?.appearances.counts.size).toBeLessThanOrEqual(MAX_APPEARING_AGENTS);
+    for (const levels of w?.times.tables ?? []) for (const t of levels) expect(t.size).toBeLessThanOrEqual(224);
+    expect(cacheSageModelBytesPerWorkload(d.state).w1).toBeLessThanOrEqual(25 * 1024);
+    // the agent every session shares keeps its learned rows and its anchor's reuse rate
+    const terminal = w?.model.index.get('terminal') as number;
+    expect(w?.model.first.has(terminal)).toBe(true);
+    expect(w?.appearances.counts.has(terminal)).toBe(true);
   });
 });
 

@@ -4,7 +4,7 @@ import {
   createReturnTimeModel,
   FINISH_RUNNING,
   finishFeature,
-  maxKeysPerLevel,
+  MAX_KEYS_PER_LEVEL,
   questionFeatures,
   type ReturnQuestion,
   RT_EXPERTS,
@@ -37,7 +37,7 @@ describe('return-time model', () => {
   it('starts uniform and moves by hand-computed smoothing; nested levels with the same answers add nothing', () => {
     const m = createReturnTimeModel(OPTS.horizon);
     expect(predict(m, question(1))).toEqual([0.25, 0.25, 0.25, 0.25]);
-    answerQuestions(m, [{ q: question(1), outcome: 1 }], OPTS, 3);
+    answerQuestions(m, [{ q: question(1), outcome: 1 }], OPTS);
     const p = predict(m, question(1));
     expect(p[1]).toBeCloseTo((1 + 2 * 0.25) / 3, 12);
     expect(p[0]).toBeCloseTo((2 * 0.25) / 3, 12);
@@ -53,7 +53,6 @@ describe('return-time model', () => {
         { q: question(1), outcome: 1 },
       ],
       OPTS,
-      3,
     );
     for (const loss of m.loss) expect(loss).toBeCloseTo(-2 * Math.log(0.25), 12);
     expect(m.answered).toBe(2);
@@ -62,8 +61,8 @@ describe('return-time model', () => {
   it('lets names separate agents that name-free evidence cannot, and the mixture follows the better expert', () => {
     const m = createReturnTimeModel(OPTS.horizon);
     for (let i = 0; i < 60; i++) {
-      answerQuestions(m, [{ q: question(1), outcome: 1 }], OPTS, 3);
-      answerQuestions(m, [{ q: question(2), outcome: 3 }], OPTS, 3);
+      answerQuestions(m, [{ q: question(1), outcome: 1 }], OPTS);
+      answerQuestions(m, [{ q: question(2), outcome: 3 }], OPTS);
     }
     const [nameFree, withNames] = [m.loss[0] as number, Math.min(m.loss[1] as number, m.loss[2] as number)];
     expect(withNames).toBeLessThan(nameFree);
@@ -71,12 +70,11 @@ describe('return-time model', () => {
     expect(predict(m, question(2))[3]).toBeGreaterThan(0.85);
   });
 
-  it('keeps at most maxKeysPerLevel keys per level, dropping the least used eighth when full', () => {
-    expect(maxKeysPerLevel(13)).toBe(224);
-    expect(maxKeysPerLevel(100)).toBe(700);
+  it('keeps at most MAX_KEYS_PER_LEVEL keys per level, dropping the least used eighth when full', () => {
+    expect(MAX_KEYS_PER_LEVEL).toBe(224);
     const m = createReturnTimeModel(OPTS.horizon);
-    for (let i = 0; i < 5; i++) answerQuestions(m, [{ q: question(0), outcome: 1 }], OPTS, 32);
-    for (let a = 1; a < 400; a++) answerQuestions(m, [{ q: question(a), outcome: 2 }], OPTS, 32);
+    for (let i = 0; i < 5; i++) answerQuestions(m, [{ q: question(0), outcome: 1 }], OPTS);
+    for (let a = 1; a < 400; a++) answerQuestions(m, [{ q: question(a), outcome: 2 }], OPTS);
     const levels = RT_EXPERTS[1]?.length ?? 0;
     const deepest = m.tables[1]?.[levels - 1];
     expect(deepest?.size).toBeLessThanOrEqual(224);
@@ -87,7 +85,7 @@ describe('return-time model', () => {
 
   it('halves a row whose count reaches the limit, keeping its proportions', () => {
     const m = createReturnTimeModel(OPTS.horizon);
-    for (let i = 0; i < 900; i++) answerQuestions(m, [{ q: question(1), outcome: i % 3 === 0 ? 2 : 1 }], OPTS, 3);
+    for (let i = 0; i < 900; i++) answerQuestions(m, [{ q: question(1), outcome: i % 3 === 0 ? 2 : 1 }], OPTS);
     const root = [...(m.tables[0]?.[0]?.values() ?? [])][0] as Float64Array;
     const total = root.reduce((a, b) => a + b, 0);
     expect(total).toBeLessThan(700);

@@ -5,8 +5,10 @@ import {
   END,
   firstOrderP,
   lengthHazard,
+  MAX_FIRST_ROWS,
+  MAX_PAIR_ROWS,
+  MAX_RANK_ROWS,
   marginalP,
-  maxPairRows,
   observeLength,
   observeRank,
   observeTransition,
@@ -99,17 +101,38 @@ describe('transition model', () => {
     expect(rankP(m, 0, undefined, 2, 2, false)).toBeCloseTo((0 + 2 * bySeen) / (6 + 2), 12);
   });
 
-  it('halves a full row and keeps at most max(32, agents) second-order rows', () => {
+  it('halves a full row and keeps at most MAX_PAIR_ROWS second-order rows however many agents there are', () => {
     const m = createTransitionModel();
     const a = agentIndex(m, 'a');
     const b = agentIndex(m, 'b');
     for (let i = 0; i < ROW_HALVING_AT; i++) observeTransition(m, null, a, b);
     expect(m.firstTotals.get(a)).toBe(ROW_HALVING_AT / 2);
     expect(firstOrderP(m, a, b)).toBeGreaterThan(0.99);
-    for (let i = 0; i < 40; i++) agentIndex(m, `x${i}`);
-    for (let h = 0; h < 60; h++) observeTransition(m, h, a, b);
-    expect(m.second.size).toBe(maxPairRows(m.agents.length));
-    expect(maxPairRows(10)).toBe(32);
-    expect(maxPairRows(100)).toBe(100);
+    for (let i = 0; i < 200; i++) agentIndex(m, `x${i}`);
+    for (let h = 0; h < 150; h++) observeTransition(m, h, a, b);
+    expect(m.second.size).toBe(MAX_PAIR_ROWS);
+    expect(m.second.has(149 * (1 << 20) + a)).toBe(true);
+  });
+
+  it('keeps at most MAX_FIRST_ROWS first-order and MAX_RANK_ROWS rank rows, dropping the least used', () => {
+    const m = createTransitionModel();
+    const busy = agentIndex(m, 'busy');
+    const next = agentIndex(m, 'next');
+    for (let i = 0; i < 20; i++) {
+      observeTransition(m, null, busy, next);
+      observeRank(m, busy, 2, 1);
+    }
+    for (let i = 0; i < 300; i++) {
+      const x = agentIndex(m, `x${i}`);
+      observeTransition(m, null, x, next);
+      observeRank(m, x, 2, 1);
+    }
+    expect(m.first.size).toBe(MAX_FIRST_ROWS);
+    expect(m.ranksAfter.size).toBe(MAX_RANK_ROWS);
+    expect(firstOrderP(m, busy, next)).toBeGreaterThan(0.8);
+    expect(m.first.has(agentIndex(m, 'x299'))).toBe(true);
+    expect(m.first.has(agentIndex(m, 'x0'))).toBe(false);
+    // a dropped agent falls back to the prior
+    expect(firstOrderP(m, agentIndex(m, 'x0'), next, 0.25)).toBeCloseTo(0.25, 12);
   });
 });
