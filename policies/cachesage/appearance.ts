@@ -1,3 +1,5 @@
+import { leastUsedKey } from './least-used.js';
+
 /**
  * How often each agent enters a session it has not spoken in yet (a session's first step, or an agent new to its
  * session), per request of the workload: the rate at which its anchor (the system-prompt prefix its prompts share
@@ -33,20 +35,8 @@ export function observeAppearance(m: AppearanceModel, agent: number, entered: bo
   }
   m.requests += m.scale;
   if (!entered) return;
-  if (!m.counts.has(agent) && m.counts.size >= MAX_APPEARING_AGENTS) dropRarest(m.counts);
+  if (!m.counts.has(agent) && m.counts.size >= MAX_APPEARING_AGENTS) m.counts.delete(leastUsedKey(m.counts) as number);
   m.counts.set(agent, (m.counts.get(agent) ?? 0) + m.scale);
-}
-
-function dropRarest(counts: Map<number, number>): void {
-  let victim: number | undefined;
-  let least = Number.POSITIVE_INFINITY;
-  for (const [k, v] of counts) {
-    if (v < least) {
-      least = v;
-      victim = k;
-    }
-  }
-  if (victim !== undefined) counts.delete(victim);
 }
 
 /** Entries of `agent` into sessions per request (0 before any request). */

@@ -1,9 +1,12 @@
+import { leastUsedKey } from './least-used.js';
+
 /**
  * The online agent-transition model of one workload (DESIGN §6.1): counts of agent i followed by agent j within a
  * session, first order (N[i][j]) and second order (N[h][i][j]: the two previous agents), with an END state and the
  * distribution of a session's first agent. Agents are interned to small integers in first-seen order; END is index
- * -1 in the API and the last column internally. Counts are sparse (Map per row), so a workload with hundreds of agent
- * names (a new expert per task) costs only what it has seen.
+ * -1 in the API and the last column internally. Counts are sparse (Map per row) and the rows are capped (the least used
+ * goes first), so a workload with hundreds of agent names (a new expert per task) keeps the rows of those still
+ * speaking.
  *
  * Probabilities back off from the most specific evidence to the least, each level smoothed towards the next:
  *   P0(j)       = (next counts of j + 1) / (total + |agents| + 1)      (marginal, Laplace)
@@ -18,6 +21,7 @@
  * back to LRU order). Optional exponential decay (half-life in transitions) lets the model follow drift: counts are kept
  * scaled by a growing factor instead of touching every cell.
  */
+
 export const END = -1;
 
 export interface TransitionModelOptions {
@@ -97,14 +101,7 @@ export const MAX_FIRST_ROWS = 128;
 export const MAX_RANK_ROWS = 128;
 
 function dropLeastUsed<V>(rows: Map<number, V>, totals: Map<number, number>): void {
-  let victim: number | undefined;
-  let least = Number.POSITIVE_INFINITY;
-  for (const [key, total] of totals) {
-    if (total < least) {
-      least = total;
-      victim = key;
-    }
-  }
+  const victim = leastUsedKey(totals);
   if (victim === undefined) return;
   rows.delete(victim);
   totals.delete(victim);
