@@ -1,10 +1,11 @@
 import { DecodeError } from '../../core/errors.js';
+import { BlockHashSet } from '../../schemas/block-hash-set.js';
 
 /**
  * A compact binary encoding of CacheSage's state for changelog-backed stores: exact (a decoded value is equal to the
  * encoded one, numbers bit for bit) and self-describing, so the state can grow fields without a schema. Values are
  * tagged: integers as zigzag varints, other numbers as float64, strings as UTF-8, bigints as 8 bytes, arrays,
- * objects, Maps, Sets and typed arrays (integer-only Float64Arrays as varints, Uint32Arrays as 4 bytes each). Count tables that dominate the learned
+ * objects, Maps, Sets, block-hash sets (their slot layout) and typed arrays (integer-only Float64Arrays as varints, Uint32Arrays as 4 bytes each). Count tables that dominate the learned
  * model have their own sparse form (see `writeCountTable`).
  */
 const T_UNDEFINED = 0;
@@ -21,6 +22,7 @@ const T_MAP = 10;
 const T_SET = 11;
 const T_F64 = 12;
 const T_U32 = 13;
+const T_HASH_SET = 14;
 
 function bad(message: string): DecodeError {
   return new DecodeError('DECODE_FAILED', `cachesage state: ${message}`);
@@ -211,6 +213,16 @@ export function writeValue(w: ByteWriter, v: unknown): void {
     w.u8(T_SET);
     w.varint(v.size);
     for (const x of v) writeValue(w, x);
+  } else if (v instanceof BlockHashSet) {
+    w.u8(T_HASH_SET);
+    w.varint(v.capacity);
+    w.varint(v.size);
+    let last = 0;
+    for (const [slot, hash] of v.slots()) {
+      w.varint(slot - last);
+      last = slot;
+      w.i64(hash);
+    }
   } else if (v instanceof Float64Array) {
     w.u8(T_F64);
     w.varint(v.length);
@@ -276,6 +288,21 @@ export function readValue(r: ByteReader): unknown {
       const out = new Set<unknown>();
       for (let i = 0; i < n; i++) out.add(readValue(r));
       return out;
+    }
+    case T_HASH_SET: {
+      const capacity = r.varint();
+      const n = r.varint();
+      const slots: [number, bigint][] = [];
+      let slot = 0;
+      for (let i = 0; i < n; i++) {
+        slot += r.varint();
+        slots.push([slot, r.i64()]);
+      }
+      try {
+        return BlockHashSet.fromSlots(capacity, slots);
+      } catch (err) {
+        throw bad((err as Error).message);
+      }
     }
     case T_F64: {
       const n = r.varint();

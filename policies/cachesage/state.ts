@@ -1,3 +1,4 @@
+import { BlockHashSet } from '../../schemas/block-hash-set.js';
 import type { BlockHash } from '../../schemas/types.js';
 import { type AppearanceModel, createAppearanceModel } from './appearance.js';
 import { createLivenessModel, type LivenessModel } from './liveness.js';
@@ -152,8 +153,8 @@ export interface EngineState {
   id: string;
   /** Requests arrived on the engine so far. */
   clock: number;
-  resident: Set<BlockHash>;
-  cpu: Set<BlockHash>;
+  resident: BlockHashSet;
+  cpu: BlockHashSet;
   /** GPU blocks stored since the latest arrival, and its moving average per request. */
   storedSinceArrival: number;
   storedPerRequest: number;
@@ -225,8 +226,8 @@ export function engineOf(state: CacheSageState, id: string): EngineState {
     e = {
       id,
       clock: 0,
-      resident: new Set(),
-      cpu: new Set(),
+      resident: new BlockHashSet(),
+      cpu: new BlockHashSet(),
       storedSinceArrival: 0,
       storedPerRequest: 0,
       freshValue: 0,
