@@ -117,17 +117,50 @@ export const MAX_KEYS_PER_LEVEL = 224;
 /** A count reaching this halves its row (rounding up): counts stay small and recent answers weigh more. */
 const ROW_HALVING_AT = 512;
 
+/** The k-th smallest value (0-based) of `a`, reordering `a` (quickselect). */
+function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = a[i] as number;
+        a[i++] = a[j] as number;
+        a[j--] = t;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k] as number;
+  }
+  return a[k] as number;
+}
+
 function dropLeastUsed(table: Map<number, Float64Array>, maxKeys: number): void {
-  const ranked: { key: number; total: number; age: number }[] = [];
-  let age = 0;
+  const size = table.size;
+  const keys = new Float64Array(size);
+  const totals = new Float64Array(size);
+  let i = 0;
   for (const [key, c] of table) {
     let total = 0;
-    for (const x of c) total += x;
-    ranked.push({ key, total, age: age++ });
+    for (let k = 0; k < c.length; k++) total += c[k] as number;
+    keys[i] = key;
+    totals[i++] = total;
   }
-  ranked.sort((a, b) => a.total - b.total || a.age - b.age);
-  const drop = Math.min(ranked.length, Math.max(1, Math.ceil(maxKeys / 8)));
-  for (let i = 0; i < drop; i++) table.delete((ranked[i] as { key: number }).key);
+  const drop = Math.min(size, Math.max(1, Math.ceil(maxKeys / 8)));
+  // the drop least used keys, oldest first among equal totals: every key below the cut, then ties in map order
+  const cut = kthSmallest(totals.slice(), drop - 1);
+  let ties = drop;
+  for (let j = 0; j < size; j++) if ((totals[j] as number) < cut) ties--;
+  for (let j = 0; j < size; j++) {
+    const total = totals[j] as number;
+    if (total < cut || (total === cut && ties-- > 0)) table.delete(keys[j] as number);
+  }
 }
 
 /** Agent indices above this share one name bin (keys stay exact doubles: at most 3 names + 4 small features). */

@@ -38,6 +38,19 @@ export interface NextStep {
   /** Session-length hazard for the step after the k-th next step (index k−1), and its overall rate. */
   hazards: Float64Array;
   baseEnd: number;
+  /** 1 − the combined END of state x at the step after the k-th next step, at [k·m + x] (`stayTable`). */
+  stay: Float64Array;
+}
+
+/** The chain's per-step survival, the same for every target: m·H combined ENDs per session forecast, not per target. */
+export function stayTable(endName: Float64Array, hazards: Float64Array, baseEnd: number): Float64Array {
+  const m = endName.length;
+  const t = new Float64Array(hazards.length * m);
+  for (let k = 0; k < hazards.length; k++) {
+    const hazard = hazards[k] as number;
+    for (let x = 0; x < m; x++) t[k * m + x] = 1 - combineEnd(endName[x] as number, hazard, baseEnd);
+  }
+  return t;
 }
 
 export const OTHER = -2;
@@ -117,7 +130,8 @@ export function nextStep(w: WorkloadModel, s: SessionState, options: CacheSageOp
   const hazards = new Float64Array(H);
   for (let k = 0; k < H; k++) hazards[k] = lengthHazard(w.model, s.steps + k + 1);
   const firstEnd = combineEnd(endP, lengthHazard(w.model, s.steps), baseEnd);
-  return { states, first, firstEnd, matrix, endName, hazards, baseEnd };
+  const stay = stayTable(endName, hazards, baseEnd);
+  return { states, first, firstEnd, matrix, endName, hazards, baseEnd, stay };
 }
 
 /**
@@ -133,12 +147,12 @@ export function firstPassage(step: NextStep, target: number, horizon: number, ou
     out[k] = dist[target] as number;
     if (k === horizon - 1) break;
     next.fill(0);
-    const hazard = step.hazards[k] as number;
+    const at = k * m;
     for (let x = 0; x < m; x++) {
       if (x === target) continue;
       const px = dist[x] as number;
       if (px === 0) continue;
-      const stay = px * (1 - combineEnd(step.endName[x] as number, hazard, step.baseEnd));
+      const stay = px * (step.stay[at + x] as number);
       const row = x * m;
       for (let y = 0; y < m; y++) next[y] = (next[y] as number) + stay * (step.matrix[row + y] as number);
     }

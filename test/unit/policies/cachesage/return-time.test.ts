@@ -83,6 +83,22 @@ describe('return-time model', () => {
     expect(predict(m, question(0))[1]).toBeGreaterThan(predict(m, question(399))[1] as number);
   });
 
+  it('drops the least used keys first and, among equally used ones, the oldest', () => {
+    const m = createReturnTimeModel(OPTS.horizon);
+    for (let a = 0; a < MAX_KEYS_PER_LEVEL; a++) answerQuestions(m, [{ q: question(a), outcome: 2 }], OPTS);
+    for (let i = 0; i < 2; i++) answerQuestions(m, [{ q: question(0), outcome: 2 }], OPTS);
+    const levels = RT_EXPERTS[1]?.length ?? 0;
+    const deepest = m.tables[1]?.[levels - 1] as Map<number, Float64Array>;
+    const before = [...deepest.keys()];
+    expect(before).toHaveLength(MAX_KEYS_PER_LEVEL);
+    answerQuestions(m, [{ q: question(MAX_KEYS_PER_LEVEL), outcome: 2 }], OPTS);
+    const after = [...deepest.keys()];
+    // agent 0 (used 3 times) stays; of the 223 used once, the 28 oldest (agents 1..28) go; the new key comes last
+    expect(after.slice(0, -1)).toEqual([before[0], ...before.slice(29)]);
+    expect(after).toHaveLength(MAX_KEYS_PER_LEVEL - 28 + 1);
+    expect(before).not.toContain(after[after.length - 1]);
+  });
+
   it('halves a row whose count reaches the limit, keeping its proportions', () => {
     const m = createReturnTimeModel(OPTS.horizon);
     for (let i = 0; i < 900; i++) answerQuestions(m, [{ q: question(1), outcome: i % 3 === 0 ? 2 : 1 }], OPTS);

@@ -12,6 +12,7 @@ import {
   OTHER,
   rankScore,
   returnDistributions,
+  stayTable,
 } from '../../../../policies/cachesage/survival.js';
 import { CacheSageDriver } from './driver.js';
 
@@ -40,14 +41,17 @@ describe('survival values', () => {
   });
 
   it('first passage follows the chain to a target, one step at a time', () => {
+    const endName = Float64Array.of(0.1, 0.1, 0.1);
+    const hazards = Float64Array.of(0.1, 0.1, 0.1);
     const step: NextStep = {
       states: [10, 11, OTHER],
       first: Float64Array.of(0, 1, 0),
       firstEnd: 0,
       matrix: Float64Array.of(0, 1, 0, 0.5, 0, 0.5, 0, 0, 1),
-      endName: Float64Array.of(0.1, 0.1, 0.1),
-      hazards: Float64Array.of(0.1, 0.1, 0.1),
+      endName,
+      hazards,
       baseEnd: 0.1,
+      stay: stayTable(endName, hazards, 0.1),
     };
     const toX = firstPassage(step, 0, 3, new Float64Array(3));
     // step 1 is 11; from 11 half go to 10 (END odds unchanged: 0.1 + 0.1 − 0.1 → 0.1)
