@@ -4,7 +4,8 @@ import { BlockHashSet } from '../../schemas/block-hash-set.js';
 /**
  * A compact binary encoding of CacheSage's state for changelog-backed stores: exact (a decoded value is equal to the
  * encoded one, numbers bit for bit) and self-describing, so the state can grow fields without a schema. Values are
- * tagged: integers as zigzag varints, other numbers as float64, strings as UTF-8, bigints as 8 bytes, arrays,
+ * tagged: integers as zigzag varints, other numbers as float64, strings as UTF-8, bigints as 8 bytes, arrays
+ * (of bigints: 8 bytes an element, untagged),
  * objects, Maps, Sets, block-hash sets (their slot layout) and typed arrays (integer-only Float64Arrays as varints, Uint32Arrays as 4 bytes each). Count tables that dominate the learned
  * model have their own sparse form (see `writeCountTable`).
  */
@@ -23,6 +24,7 @@ const T_SET = 11;
 const T_F64 = 12;
 const T_U32 = 13;
 const T_HASH_SET = 14;
+const T_BIGINT_ARRAY = 15;
 
 function bad(message: string): DecodeError {
   return new DecodeError('DECODE_FAILED', `cachesage state: ${message}`);
@@ -86,6 +88,16 @@ export class ByteWriter {
   }
 
   str(v: string): void {
+    const n = v.length;
+    let ascii = n < 0x4000;
+    for (let i = 0; ascii && i < n; i++) if (v.charCodeAt(i) > 0x7f) ascii = false;
+    if (ascii) {
+      // most strings are short ASCII names and field keys: written directly, without a TextEncoder call each
+      this.varint(n);
+      this.room(n);
+      for (let i = 0; i < n; i++) this.buf[this.length++] = v.charCodeAt(i);
+      return;
+    }
     const bytes = encoder.encode(v);
     this.varint(bytes.length);
     this.room(bytes.length);
@@ -160,6 +172,15 @@ export class ByteReader {
   str(): string {
     const n = this.varint();
     this.need(n);
+    if (n <= 64) {
+      let ascii = true;
+      for (let i = 0; ascii && i < n; i++) if ((this.buf[this.pos + i] as number) > 0x7f) ascii = false;
+      if (ascii) {
+        const s = String.fromCharCode.apply(null, this.buf.subarray(this.pos, this.pos + n) as unknown as number[]);
+        this.pos += n;
+        return s;
+      }
+    }
     const s = decoder.decode(this.buf.subarray(this.pos, this.pos + n));
     this.pos += n;
     return s;
@@ -198,6 +219,11 @@ export function writeValue(w: ByteWriter, v: unknown): void {
   } else if (typeof v === 'bigint') {
     w.u8(T_BIGINT);
     w.i64(v);
+  } else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'bigint')) {
+    // block-hash lists: 8 bytes an element, no tag each
+    w.u8(T_BIGINT_ARRAY);
+    w.varint(v.length);
+    for (const x of v) w.i64(x);
   } else if (Array.isArray(v)) {
     w.u8(T_ARRAY);
     w.varint(v.length);
@@ -272,6 +298,12 @@ export function readValue(r: ByteReader): unknown {
       const n = r.varint();
       const out: unknown[] = [];
       for (let i = 0; i < n; i++) out.push(readValue(r));
+      return out;
+    }
+    case T_BIGINT_ARRAY: {
+      const n = r.varint();
+      const out: bigint[] = [];
+      for (let i = 0; i < n; i++) out.push(r.i64());
       return out;
     }
     case T_MAP: {

@@ -29,8 +29,10 @@ describe('CacheSage state codec', () => {
       floats: [0.1, -2.5e-300, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 60],
       negativeZero: -0,
       text: 'agent é ü 🚀',
+      ascii: ['', 'Planner', 'x'.repeat(70), 'y'.repeat(0x4000)],
       flags: [true, false, null, undefined],
       hashes: [0n, -1n, 9223372036854775807n, -9223372036854775808n],
+      mixed: [1n, 2, 'three'],
       map: new Map<unknown, unknown>([
         [1, new Map([[2, 3]])],
         ['k', new Set(['a', 1n])],
@@ -42,6 +44,7 @@ describe('CacheSage state codec', () => {
     };
     const back = roundTrip(value) as typeof value;
     expect(back).toEqual(value);
+    expect(back.mixed.map((x) => typeof x)).toEqual(['bigint', 'number', 'string']);
     expect(Object.is(back.negativeZero, -0)).toBe(true);
   });
 
