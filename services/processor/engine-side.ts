@@ -104,6 +104,15 @@ const ENGINE_BATCHES_IN_FLIGHT = 4;
 /** Group commits of the engine partitions at most this often (a crash replays at most about this much). */
 const ENGINE_COMMIT_INTERVAL_MS = 1000;
 
+/**
+ * Most bytes fetched per engine partition at once (kafkajs's default is 1 MiB; a fetch stays within kafkajs's 10 MiB
+ * in all). At live load a fetch holds a few events whatever this is; behind a backlog a bigger batch leaves more of
+ * its decisions to the engine's last event in it (`conflateDecisions`), so the processor catches up faster: draining
+ * 40,000 events with CacheSage, 10.3-12.0k events/s at 1 MiB (median 10.9k of 5 runs) against 9.4-15.2k at 4 MiB
+ * (median 13.4k of 6), alternated on one machine.
+ */
+const ENGINE_FETCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+
 /** Act bytes → the cause's production time and the act's kind, for the latency histogram at publication. */
 type CauseTimes = WeakMap<Uint8Array, { at: number; kind: string }>;
 
@@ -186,6 +195,7 @@ export function startEngineSide(options: EngineSideOptions): EngineSide {
     fromBeginning: true,
     maxInFlightBatches: ENGINE_BATCHES_IN_FLIGHT,
     commitIntervalMs: ENGINE_COMMIT_INTERVAL_MS,
+    maxBytesPerPartition: ENGINE_FETCH_BYTES_PER_PARTITION,
     ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
     ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
   });
