@@ -1,4 +1,5 @@
 import avro from 'avsc';
+import { HI, LO, SLOT32, SLOT64 } from './hash-slot.js';
 
 /**
  * avsc types the layer's schemas are parsed with:
@@ -43,14 +44,6 @@ const LongBase = internals.LongType as new () => object;
 const IntBase = internals.IntType as new () => object;
 const ArrayBase = internals.ArrayType as new (schema: unknown, opts: unknown) => object;
 const MapBase = internals.MapType as new (schema: unknown, opts: unknown) => object;
-
-// One 64-bit scratch slot seen as bigint and as two 32-bit halves: the cheapest bigint <-> (lo, hi) conversion.
-const SLOT = new ArrayBuffer(8);
-const SLOT64 = new BigInt64Array(SLOT);
-const SLOT32 = new Int32Array(SLOT);
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const LO = LITTLE_ENDIAN ? 0 : 1;
-const HI = LITTLE_ENDIAN ? 1 : 0;
 
 function readBlockHash(tap: Tap): bigint {
   const buf = tap.buf;

@@ -1,9 +1,5 @@
+import { HI, LO, SLOT32, SLOT64 } from './hash-slot.js';
 import type { BlockHash } from './types.js';
-
-// One 64-bit scratch slot seen as bigint and as two 32-bit halves: the cheapest bigint -> (lo, hi) conversion.
-const SLOT = new ArrayBuffer(8);
-const SLOT64 = new BigInt64Array(SLOT);
-const SLOT32 = new Int32Array(SLOT);
 
 const MIN_CAPACITY = 16;
 /** 16M slots (8M blocks): far above any engine's cache, a bound on what a corrupt snapshot can make us allocate. */
@@ -17,18 +13,22 @@ const MAX_CAPACITY = 2 ** 24;
  * `add`, `delete`, `has`, `size`, `clear` and iteration (in slot order, not insertion order).
  */
 export class BlockHashSet implements Iterable<BlockHash> {
-  private lo: Int32Array;
-  private hi: Int32Array;
-  private used: Uint8Array;
-  private mask: number;
+  private lo = new Int32Array(MIN_CAPACITY);
+  private hi = new Int32Array(MIN_CAPACITY);
+  private used = new Uint8Array(MIN_CAPACITY);
+  private mask = MIN_CAPACITY - 1;
   private count = 0;
 
   constructor(values?: Iterable<BlockHash>) {
-    this.lo = new Int32Array(MIN_CAPACITY);
-    this.hi = new Int32Array(MIN_CAPACITY);
-    this.used = new Uint8Array(MIN_CAPACITY);
-    this.mask = MIN_CAPACITY - 1;
     if (values !== undefined) for (const v of values) this.add(v);
+  }
+
+  /** Empty slot arrays of `capacity` (a power of two). */
+  private allocate(capacity: number): void {
+    this.lo = new Int32Array(capacity);
+    this.hi = new Int32Array(capacity);
+    this.used = new Uint8Array(capacity);
+    this.mask = capacity - 1;
   }
 
   get size(): number {
@@ -37,13 +37,13 @@ export class BlockHashSet implements Iterable<BlockHash> {
 
   has(hash: BlockHash): boolean {
     SLOT64[0] = hash;
-    return this.find(SLOT32[0] as number, SLOT32[1] as number) >= 0;
+    return this.find(SLOT32[LO] as number, SLOT32[HI] as number) >= 0;
   }
 
   add(hash: BlockHash): this {
     SLOT64[0] = hash;
-    const lo = SLOT32[0] as number;
-    const hi = SLOT32[1] as number;
+    const lo = SLOT32[LO] as number;
+    const hi = SLOT32[HI] as number;
     let i = slotOf(lo, hi) & this.mask;
     const used = this.used;
     while (used[i] === 1) {
@@ -59,7 +59,7 @@ export class BlockHashSet implements Iterable<BlockHash> {
 
   delete(hash: BlockHash): boolean {
     SLOT64[0] = hash;
-    let i = this.find(SLOT32[0] as number, SLOT32[1] as number);
+    let i = this.find(SLOT32[LO] as number, SLOT32[HI] as number);
     if (i < 0) return false;
     const { lo, hi, used, mask } = this;
     // backward-shift: move later entries of the probe run into the hole so no tombstones are needed
@@ -90,13 +90,7 @@ export class BlockHashSet implements Iterable<BlockHash> {
   }
 
   *values(): IterableIterator<BlockHash> {
-    const { lo, hi, used } = this;
-    for (let i = 0; i < used.length; i++) {
-      if (used[i] === 0) continue;
-      SLOT32[0] = lo[i] as number;
-      SLOT32[1] = hi[i] as number;
-      yield SLOT64[0] as BlockHash;
-    }
+    for (const [, hash] of this.slots()) yield hash;
   }
 
   [Symbol.iterator](): IterableIterator<BlockHash> {
@@ -113,8 +107,8 @@ export class BlockHashSet implements Iterable<BlockHash> {
     const { lo, hi, used } = this;
     for (let i = 0; i < used.length; i++) {
       if (used[i] === 0) continue;
-      SLOT32[0] = lo[i] as number;
-      SLOT32[1] = hi[i] as number;
+      SLOT32[LO] = lo[i] as number;
+      SLOT32[HI] = hi[i] as number;
       yield [i, SLOT64[0] as BlockHash];
     }
   }
@@ -130,18 +124,15 @@ export class BlockHashSet implements Iterable<BlockHash> {
       throw new RangeError(`block hash set: capacity must be a power of two in ${MIN_CAPACITY}..2^24, got ${capacity}`);
     }
     const set = new BlockHashSet();
-    set.lo = new Int32Array(capacity);
-    set.hi = new Int32Array(capacity);
-    set.used = new Uint8Array(capacity);
-    set.mask = capacity - 1;
+    set.allocate(capacity);
     for (const [slot, hash] of slots) {
       if (!Number.isInteger(slot) || slot < 0 || slot >= capacity || set.used[slot] === 1) {
         throw new RangeError(`block hash set: slot ${slot} is out of range or used twice`);
       }
       SLOT64[0] = hash;
       set.used[slot] = 1;
-      set.lo[slot] = SLOT32[0] as number;
-      set.hi[slot] = SLOT32[1] as number;
+      set.lo[slot] = SLOT32[LO] as number;
+      set.hi[slot] = SLOT32[HI] as number;
       set.count++;
     }
     if (set.count * 2 > capacity)
@@ -161,10 +152,7 @@ export class BlockHashSet implements Iterable<BlockHash> {
 
   private resize(capacity: number): void {
     const { lo, hi, used } = this;
-    this.lo = new Int32Array(capacity);
-    this.hi = new Int32Array(capacity);
-    this.used = new Uint8Array(capacity);
-    this.mask = capacity - 1;
+    this.allocate(capacity);
     for (let k = 0; k < used.length; k++) {
       if (used[k] === 0) continue;
       const a = lo[k] as number;
