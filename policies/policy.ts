@@ -22,6 +22,8 @@ export interface DecisionPoint {
 export interface ScoredGroup {
   contextId: string | null;
   blockHashes: BlockHash[];
+  /** Registered blocks of the context kept before `blockHashes` (see `EvictionEntry.fromBlock`); absent: 0. */
+  fromBlock?: number;
   value: number;
 }
 

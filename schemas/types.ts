@@ -76,10 +76,18 @@ export interface EvictionEntry {
   /** `sessionId/agentId` of the context, or null for a group not tied to one context (e.g. anchors). */
   contextId: string | null;
   /**
-   * Blocks of the group, head to tail. Empty with a non-null `contextId` means "the blocks last registered for this
-   * context on this engine" (a policy sends a context's blocks once and afterwards only re-prioritizes it).
+   * Blocks of the group, head to tail, from position `fromBlock` of the context's registration on. Empty with a
+   * non-null `contextId` (and `fromBlock` 0) means "the blocks last registered for this context on this engine" (a
+   * policy sends a context's blocks once and afterwards only re-prioritizes it).
    */
   blockHashes: BlockHash[];
+  /**
+   * 0 or absent: `blockHashes` are the whole group (with a `contextId`, its new registration). k > 0 (needs a
+   * `contextId` and at least one hash): the group is the first k blocks registered for `contextId` followed by
+   * `blockHashes`, which become the rest of its registration; a hook holding fewer than k blocks for the context
+   * (it missed an act) skips the entry. A growing context is re-registered by what it added.
+   */
+  fromBlock?: number;
   priority: number;
 }
 

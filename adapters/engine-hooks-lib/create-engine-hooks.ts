@@ -13,7 +13,11 @@ import { natsSubscribe } from '../nats/nats-subscribe.js';
  * non-blocking (queue real work); a thrown error or rejected promise is counted and logged, never fatal.
  */
 export interface EngineHookCallbacks {
-  /** Reorder the evictable blocks: lower priority is evicted first; unlisted blocks keep their order. */
+  /**
+   * Reorder the evictable blocks: lower priority is evicted first; unlisted blocks keep their order. Keep the blocks
+   * registered per `contextId`: an entry with `fromBlock` k > 0 keeps the first k of them and appends its hashes
+   * (skip it when fewer than k are registered: an act was lost); one without hashes re-prioritizes them.
+   */
   applyEvictionHints(hints: EvictionHints): void | Promise<void>;
   /** Bring the listed blocks from the CPU tier into GPU before `issuedAt + deadlineMs`, if not resident. */
   prefetch(act: Prefetch): void | Promise<void>;

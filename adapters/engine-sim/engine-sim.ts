@@ -5,6 +5,7 @@ import { BLOCK_SIZE } from '../../schemas/block-hash.js';
 import type {
   ActHeader,
   BlockHash,
+  EvictionEntry,
   EvictionHints,
   KvEvent,
   KvEventKind,
@@ -201,6 +202,7 @@ class SimEngine implements EngineSim {
   private readonly counters: HookCounters = emptyHookCounters();
   private readonly reloads: Reload[] = [];
   private readonly contexts = new Map<string, number[]>();
+  private hintEntriesSkipped = 0;
   private readonly stored: number[] = [];
 
   private out: SinkMessage<SimEvent>[] = [];
@@ -263,14 +265,12 @@ class SimEngine implements EngineSim {
     this.later(hints, () => {
       this.counters.applied.evict++;
       for (const e of hints.entries) {
-        let ids: number[];
-        if (e.blockHashes.length > 0) {
-          ids = this.idsOf(e.blockHashes);
-          if (e.contextId !== null) this.contexts.set(e.contextId, ids);
-        } else {
-          ids = e.contextId !== null ? (this.contexts.get(e.contextId) ?? []) : [];
+        const ids = this.groupOf(e);
+        if (ids === null) {
+          this.hintEntriesSkipped++;
+          continue;
         }
-        for (const id of ids) this.cache.setPriority(id, e.priority);
+        for (const id of ids) if (id >= 0) this.cache.setPriority(id, e.priority);
       }
     });
   }
@@ -297,7 +297,7 @@ class SimEngine implements EngineSim {
     this.later(act, () => {
       this.counters.applied.pin++;
       const until = act.issuedAt + act.pinTtlMs;
-      for (const id of this.idsOf(act.blockHashes)) this.cache.pin(id, until);
+      for (const id of this.idsOf(act.blockHashes)) if (id >= 0) this.cache.pin(id, until);
     });
   }
 
@@ -349,6 +349,7 @@ class SimEngine implements EngineSim {
       cpuEvictions: this.cache.cpuDrops,
       prefetch,
       acts: structuredClone(this.counters),
+      hintEntriesSkipped: this.hintEntriesSkipped,
     };
   }
 
@@ -548,12 +549,30 @@ class SimEngine implements EngineSim {
     });
   }
 
+  /** Block ids of the workload index, position for position (-1: a hash the index does not know). */
   private idsOf(hashes: readonly BlockHash[]): number[] {
-    const ids: number[] = [];
-    for (const h of hashes) {
-      const id = this.o.index.idOfHash(h);
-      if (id >= 0) ids.push(id);
+    const ids = new Array<number>(hashes.length);
+    for (let i = 0; i < hashes.length; i++) ids[i] = this.o.index.idOfHash(hashes[i] as BlockHash);
+    return ids;
+  }
+
+  /**
+   * The blocks an eviction entry names, registering them for its context: the whole group (`fromBlock` 0), the
+   * context's last registration (no hashes), or the first `fromBlock` registered blocks followed by the entry's;
+   * null when the entry extends more blocks than this engine holds registered for the context (it missed an act).
+   */
+  private groupOf(e: EvictionEntry): number[] | null {
+    const from = e.fromBlock ?? 0;
+    if (from > 0) {
+      const base = e.contextId === null ? undefined : this.contexts.get(e.contextId);
+      if (base === undefined || base.length < from) return null;
+      const ids = base.slice(0, from).concat(this.idsOf(e.blockHashes));
+      this.contexts.set(e.contextId as string, ids);
+      return ids;
     }
+    if (e.blockHashes.length === 0) return e.contextId !== null ? (this.contexts.get(e.contextId) ?? []) : [];
+    const ids = this.idsOf(e.blockHashes);
+    if (e.contextId !== null) this.contexts.set(e.contextId, ids);
     return ids;
   }
 

@@ -46,6 +46,8 @@ export interface EngineResult {
   cpuEvictions: number;
   prefetch: PrefetchStats;
   acts: HookCounters;
+  /** Eviction entries that extended a registration this engine did not hold (see `EvictionEntry.fromBlock`). */
+  hintEntriesSkipped: number;
 }
 
 export interface SimResult {
@@ -92,6 +94,7 @@ export function totalOf(engines: readonly EngineResult[]): EngineResult {
   let makespanMs = 0;
   let evictions = 0;
   let cpuEvictions = 0;
+  let hintEntriesSkipped = 0;
   const prefetch: PrefetchStats = { issued: 0, blocksRequested: 0, blocksLoaded: 0, blocksUsed: 0, precision: 0 };
   let n = 0;
   for (const e of engines) n += e.ttftMs.length;
@@ -106,6 +109,7 @@ export function totalOf(engines: readonly EngineResult[]): EngineResult {
     makespanMs = Math.max(makespanMs, e.makespanMs);
     evictions += e.evictions;
     cpuEvictions += e.cpuEvictions;
+    hintEntriesSkipped += e.hintEntriesSkipped;
     prefetch.issued += e.prefetch.issued;
     prefetch.blocksRequested += e.prefetch.blocksRequested;
     prefetch.blocksLoaded += e.prefetch.blocksLoaded;
@@ -137,5 +141,6 @@ export function totalOf(engines: readonly EngineResult[]): EngineResult {
     cpuEvictions,
     prefetch,
     acts,
+    hintEntriesSkipped,
   };
 }

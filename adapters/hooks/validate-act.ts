@@ -7,6 +7,13 @@ const isTime = (v: unknown): boolean => typeof v === 'number' && Number.isFinite
 const isSpan = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 const isHashes = (v: unknown): boolean => Array.isArray(v) && v.every((h) => typeof h === 'bigint');
 
+/** `fromBlock` 0, or k > 0 extending a registration: only with a context and at least one block. */
+function isFromBlock(entry: Fields): boolean {
+  const k = entry.fromBlock;
+  if (!Number.isSafeInteger(k) || (k as number) < 0) return false;
+  return k === 0 || (typeof entry.contextId === 'string' && (entry.blockHashes as unknown[]).length > 0);
+}
+
 function headerProblem(a: Fields): string | null {
   if (!isText(a.engineId)) return 'engineId';
   if (!Number.isSafeInteger(a.seq) || (a.seq as number) < 0) return 'seq';
@@ -27,6 +34,7 @@ function bodyProblem(a: Fields): string | null {
         if (typeof entry !== 'object' || entry === null) return 'entries[]';
         if (entry.contextId !== null && typeof entry.contextId !== 'string') return 'entries[].contextId';
         if (!isHashes(entry.blockHashes)) return 'entries[].blockHashes';
+        if (entry.fromBlock !== undefined && !isFromBlock(entry)) return 'entries[].fromBlock';
         if (!isTime(entry.priority)) return 'entries[].priority';
       }
       return null;

@@ -26,12 +26,33 @@ function priorityOf(value: number, fresh: number, resolution: number): number {
   return Math.round(r * resolution) / resolution;
 }
 
-function changedContext(c: ContextState, priority: number, anchorLen: number): ScoredGroup | null {
+/**
+ * How many of the blocks the engine holds registered for `c` an entry may keep (`fromBlock`), 0 to send them all:
+ * the registration must cover the same anchor, be a prefix of `full` (one hash compared: hashes are chained) and
+ * be refreshed whole at least every `refreshMs`, so a hook that missed an act gets the full group back.
+ */
+function registeredPrefix(c: ContextState, anchorLen: number, now: number, refreshMs: number): number {
+  const n = c.registeredLength;
+  if (n === null || c.anchorLen !== anchorLen || n <= anchorLen || n >= c.full.length) return 0;
+  if (c.full[n - 1] !== c.registeredTail || now - c.registeredAt > refreshMs) return 0;
+  return n - anchorLen;
+}
+
+function changedContext(
+  c: ContextState,
+  priority: number,
+  anchorLen: number,
+  now: number,
+  refreshMs: number,
+): ScoredGroup | null {
   const needsBlocks = c.registeredLength !== c.full.length || c.anchorLen !== anchorLen;
   if (!needsBlocks && c.sentPriority === priority) return null;
+  if (!needsBlocks) return { contextId: c.id, blockHashes: [], value: priority };
+  const from = registeredPrefix(c, anchorLen, now, refreshMs);
   return {
     contextId: c.id,
-    blockHashes: needsBlocks ? (c.full.slice(anchorLen) as BlockHash[]) : [],
+    blockHashes: c.full.slice(anchorLen + from) as BlockHash[],
+    ...(from > 0 ? { fromBlock: from } : {}),
     value: priority,
   };
 }
@@ -70,7 +91,13 @@ export function scoreEngine(state: CacheSageState, point: DecisionPoint): Scores
     const w = workloadOf(state, state.sessions.get(c.sessionId)?.workloadId ?? '');
     const anchorLen = Math.min(w.anchorLen.get(c.agent) ?? 0, c.full.length);
     c.valuePriority = priorityOf(values.get(c.id) ?? 0, e.freshValue, o.priorityResolution);
-    const g = changedContext(c, c.running ? IN_USE_PRIORITY : c.valuePriority, anchorLen);
+    const g = changedContext(
+      c,
+      c.running ? IN_USE_PRIORITY : c.valuePriority,
+      anchorLen,
+      point.now,
+      o.registrationRefreshMs,
+    );
     if (g !== null) changed.push(g);
   }
   const gamma = discountOf(e, o.lifetimeScale);
@@ -93,7 +120,7 @@ function scoreGrown(state: CacheSageState, e: EngineState, point: DecisionPoint)
     const w = workloadOf(state, state.sessions.get(c.sessionId)?.workloadId ?? '');
     const anchorLen = Math.min(w.anchorLen.get(c.agent) ?? 0, c.full.length);
     const priority = c.running ? IN_USE_PRIORITY : Number.isNaN(c.valuePriority) ? 0 : c.valuePriority;
-    const g = changedContext(c, priority, anchorLen);
+    const g = changedContext(c, priority, anchorLen, point.now, state.options.registrationRefreshMs);
     if (g !== null) changed.push(g);
   }
   e.grown.length = 0;
@@ -110,12 +137,14 @@ export function predictSession(state: CacheSageState, point: DecisionPoint): Pre
   return { sessionId: s.id, workloadId: s.workloadId, currentAgent: w.model.agents[s.cur] ?? null, next, endP };
 }
 
-function markSent(e: EngineState, g: ScoredGroup, state: CacheSageState): void {
+function markSent(e: EngineState, g: ScoredGroup, state: CacheSageState, now: number): void {
   if (g.contextId === null) return;
   const c = e.contexts.get(g.contextId);
   if (c !== undefined) {
     if (g.blockHashes.length > 0) {
       c.registeredLength = c.full.length;
+      c.registeredTail = c.full[c.full.length - 1] ?? null;
+      if ((g.fromBlock ?? 0) === 0) c.registeredAt = now;
       const w = workloadOf(state, state.sessions.get(c.sessionId)?.workloadId ?? '');
       c.anchorLen = Math.min(w.anchorLen.get(c.agent) ?? 0, c.full.length);
     }
@@ -141,9 +170,10 @@ export function actFor(state: CacheSageState, input: ActInput): ActDraft[] {
   const entries: EvictionEntry[] = input.scores.changed.map((g) => ({
     contextId: g.contextId,
     blockHashes: g.blockHashes,
+    ...(g.fromBlock === undefined ? {} : { fromBlock: g.fromBlock }),
     priority: g.value,
   }));
-  for (const g of input.scores.changed) markSent(e, g, state);
+  for (const g of input.scores.changed) markSent(e, g, state, input.scores.now);
   for (const id of e.dying) {
     const c = e.contexts.get(id);
     if (c?.dead) e.contexts.delete(id);

@@ -34,6 +34,9 @@ function observeKv(state: CacheSageState, ev: KvEvent): void {
   if (ev.kind === 'ALL_CLEARED') {
     e.resident.clear();
     e.cpu.clear();
+    // a restarted engine holds no registrations: the next entry of each group sends all of its blocks
+    for (const c of e.contexts.values()) c.registeredLength = null;
+    for (const a of e.anchors.values()) a.registeredLength = null;
     return;
   }
   const set = ev.medium === 'GPU' ? e.resident : e.cpu;
@@ -391,6 +394,8 @@ function updateContext(
     anchorLen: 0,
     anchorEpoch: -1,
     registeredLength: null,
+    registeredTail: null,
+    registeredAt: 0,
     sentPriority: Number.NaN,
     dead: false,
     tail: null,

@@ -36,6 +36,12 @@ export interface CacheSageOptions {
   prefetchSafety: number;
   /** ttl of eviction hints. */
   hintTtlMs: number;
+  /**
+   * A context's whole block list is sent again at least this often; in between, a growing context sends only the
+   * blocks it added (`EvictionEntry.fromBlock`). Acts travel at most once (core NATS): a hook that missed one skips
+   * the context's extensions until the next whole list.
+   */
+  registrationRefreshMs: number;
   /** Smoothing weight of a return-time level towards the coarser one. */
   returnSmoothing: number;
   /** Sharpness of the return-time expert mixture (per answered question of log loss). */
@@ -62,6 +68,7 @@ export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   prefetchDeadlineMs: 30_000,
   prefetchSafety: 0.8,
   hintTtlMs: 30_000,
+  registrationRefreshMs: 300_000,
   anchorMaxBlocks: 128,
   returnSmoothing: 2,
   returnMixRate: 0.03,
@@ -101,6 +108,7 @@ export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): 
   positive('prefetchDeadlineMs', o.prefetchDeadlineMs);
   unit('prefetchSafety', o.prefetchSafety);
   positive('hintTtlMs', o.hintTtlMs);
+  positive('registrationRefreshMs', o.registrationRefreshMs);
   positive('anchorMaxBlocks', o.anchorMaxBlocks);
   positive('returnSmoothing', o.returnSmoothing);
   positive('returnMixRate', o.returnMixRate);

@@ -120,6 +120,10 @@ export interface ContextState {
   anchorEpoch: number;
   /** Blocks the engine holds for this context id (what the last registering entry sent), or null if none. */
   registeredLength: number | null;
+  /** `full[registeredLength - 1]` when registered (hashes are chained: equal there, equal before), else null. */
+  registeredTail: BlockHash | null;
+  /** Event time of the latest entry that sent the whole group (`fromBlock` 0). */
+  registeredAt: number;
   /** Priority last sent (NaN: never). */
   sentPriority: number;
   /** Set when the session is over or the context was replaced: its blocks are worth nothing. */

@@ -93,6 +93,45 @@ describe('engine simulator: acts', () => {
     expect(t.hits()).toEqual([0, 0, 0, 0]);
   });
 
+  it('an entry with fromBlock extends the registration: kept and added blocks take its priority', () => {
+    const head = setup();
+    head.sim.scheduler.schedule(0, () =>
+      head.engine.applyEvictionHints(evict([{ contextId: 's0/A', blockHashes: ctx.slice(0, 2), priority: 10 }])),
+    );
+    head.sim.run();
+    // only the head is protected: the tail goes, the head stays (request 4 hits two blocks)
+    expect(head.hits()).toEqual([0, 0, 0, 32]);
+
+    const extended = setup();
+    extended.sim.scheduler.schedule(0, () => {
+      extended.engine.applyEvictionHints(evict([{ contextId: 's0/A', blockHashes: ctx.slice(0, 2), priority: 10 }]));
+      extended.engine.applyEvictionHints(
+        evict([{ contextId: 's0/A', blockHashes: ctx.slice(2), fromBlock: 2, priority: 10 }]),
+      );
+      // re-prioritizing the context now moves all four blocks
+      extended.engine.applyEvictionHints(evict([{ contextId: 's0/A', blockHashes: [], priority: 20 }]));
+    });
+    const result = extended.sim.run();
+    expect(extended.hits()).toEqual([0, 0, 0, 64]);
+    expect(result.total.hintEntriesSkipped).toBe(0);
+  });
+
+  it('skips and counts an extension of blocks the engine does not hold registered for the context', () => {
+    const t = setup();
+    t.sim.scheduler.schedule(0, () => {
+      t.engine.applyEvictionHints(evict([{ contextId: 's0/A', blockHashes: ctx.slice(0, 2), priority: -5 }]));
+      // the engine holds 2 blocks for s0/A: an entry keeping 3 of them (an act it missed) changes nothing
+      t.engine.applyEvictionHints(
+        evict([{ contextId: 's0/A', blockHashes: ctx.slice(3), fromBlock: 3, priority: 10 }]),
+      );
+      t.engine.applyEvictionHints(evict([{ contextId: 'unknown/B', blockHashes: ctx, fromBlock: 1, priority: 10 }]));
+    });
+    const result = t.sim.run();
+    expect(t.hits()).toEqual([0, 0, 0, 0]);
+    expect(result.total.hintEntriesSkipped).toBe(2);
+    expect(result.total.acts.applied.evict).toBe(3);
+  });
+
   it('keeps pinned blocks until their TTL, and pins never let the cache exceed the budget', () => {
     const pinned = setup();
     pinned.sim.scheduler.schedule(0, () =>

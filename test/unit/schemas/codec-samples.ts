@@ -122,9 +122,10 @@ export const SAMPLES: { [K in SchemaName]: Required<SchemaTypes[K]>[] } = {
       ...header,
       kind: 'evict',
       entries: [
-        { contextId: 'task-17/Programmer', blockHashes: [INT64_MAX, 5n], priority: 0.25 },
-        { contextId: null, blockHashes: [INT64_MIN], priority: -1e300 },
-        { contextId: 'task-17/Reviewer', blockHashes: [], priority: Number.POSITIVE_INFINITY },
+        { contextId: 'task-17/Programmer', blockHashes: [INT64_MAX, 5n], fromBlock: 0, priority: 0.25 },
+        { contextId: null, blockHashes: [INT64_MIN], fromBlock: 0, priority: -1e300 },
+        { contextId: 'task-17/Reviewer', blockHashes: [], fromBlock: 0, priority: Number.POSITIVE_INFINITY },
+        { contextId: 'task-17/Programmer', blockHashes: [7n], fromBlock: 2_147_483_647, priority: 1 },
       ],
     },
     { ...header, kind: 'evict', seq: 0, entries: [] },

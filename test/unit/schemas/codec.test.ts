@@ -19,7 +19,7 @@ import {
   TYPE_HEADER,
 } from '../../../schemas/codec.js';
 import { defaultSchemaRegistry } from '../../../schemas/registry.js';
-import type { Act, RequestEvent } from '../../../schemas/types.js';
+import type { Act, EvictionHints, RequestEvent } from '../../../schemas/types.js';
 import { EDGE_HASHES, INT64_MAX, INT64_MIN, prng, randomHashes, SAMPLES } from './codec-samples.js';
 
 const codecs = Object.fromEntries(SCHEMA_NAMES.map((name) => [name, createCodec(name)])) as {
@@ -136,6 +136,18 @@ describe('schema evolution', () => {
       outputTokens: 0,
       toolCall: null,
     });
+  });
+
+  it('reads EvictionHints v1 acts (NATS, schema id 3) with fromBlock 0 in every entry, and writes v2', () => {
+    const hv1 = registry.byId(3)!;
+    expect(hv1).toMatchObject({ name: 'dev.cachesage.EvictionHints', version: 1 });
+    const sample = SAMPLES.EvictionHints[0] as EvictionHints;
+    const old = { ...sample, entries: sample.entries.map(({ fromBlock: _f, ...e }) => e) };
+    const decoded = decodeActFromNats(hv1.type.toBuffer(old), { [SCHEMA_ID_HEADER]: '3' });
+    expect(decoded).toEqual({ ...old, entries: old.entries.map((e) => ({ ...e, fromBlock: 0 })) });
+    const { headers } = encodeActForNats(sample);
+    expect(headers[SCHEMA_ID_HEADER]).toBe(String(registry.latest('EvictionHints').id));
+    expect(registry.latest('EvictionHints').version).toBe(2);
   });
 
   it('fails cleanly on v1 bytes that are truncated or carry trailing data', () => {

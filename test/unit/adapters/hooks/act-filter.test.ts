@@ -92,6 +92,23 @@ describe('act filter', () => {
         { ...evict(1), entries: [{ contextId: null, blockHashes: [], priority: Number.POSITIVE_INFINITY }] },
         'entries[].priority',
       ],
+      [
+        { ...evict(1), entries: [{ contextId: 's/A', blockHashes: [1n], fromBlock: -1, priority: 1 }] },
+        'entries[].fromBlock',
+      ],
+      [
+        { ...evict(1), entries: [{ contextId: 's/A', blockHashes: [1n], fromBlock: 0.5, priority: 1 }] },
+        'entries[].fromBlock',
+      ],
+      // an extension needs a context to extend and something to extend it with
+      [
+        { ...evict(1), entries: [{ contextId: null, blockHashes: [1n], fromBlock: 2, priority: 1 }] },
+        'entries[].fromBlock',
+      ],
+      [
+        { ...evict(1), entries: [{ contextId: 's/A', blockHashes: [], fromBlock: 2, priority: 1 }] },
+        'entries[].fromBlock',
+      ],
       [{ ...prefetch(1), agentId: '' }, 'agentId'],
       [{ ...prefetch(1), deadlineMs: undefined }, 'deadlineMs'],
     ];
@@ -101,6 +118,8 @@ describe('act filter', () => {
     }
     expect(filter.counters.rejected.malformed).toBe(bad.length);
     expect(filter.counters.applied).toEqual({ evict: 0, prefetch: 0, pin: 0 });
+    const extension = { contextId: 's/A', blockHashes: [1n], fromBlock: 2, priority: 1 };
+    expect(actProblem({ ...evict(2), entries: [extension, { ...extension, fromBlock: 0 }] })).toBeNull();
   });
 
   it('refuses bad options', () => {

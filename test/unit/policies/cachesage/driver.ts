@@ -113,3 +113,30 @@ export function entriesOf(acts: readonly ActDraft[]): Map<string, EvictionEntry>
   }
   return out;
 }
+
+/**
+ * What an engine hook holds after applying eviction entries in order (`EvictionEntry.fromBlock` semantics):
+ * context id → registered blocks; entries that extend a registration it does not hold are counted as skipped.
+ */
+export class HookRegistrations {
+  readonly blocks = new Map<string, BlockHash[]>();
+  skipped = 0;
+
+  apply(acts: readonly ActDraft[]): this {
+    for (const a of acts) {
+      if (a.kind !== 'evict') continue;
+      for (const e of a.entries) {
+        if (e.contextId === null) continue;
+        const from = e.fromBlock ?? 0;
+        if (from === 0) {
+          if (e.blockHashes.length > 0) this.blocks.set(e.contextId, [...e.blockHashes]);
+          continue;
+        }
+        const base = this.blocks.get(e.contextId);
+        if (base === undefined || base.length < from) this.skipped++;
+        else this.blocks.set(e.contextId, [...base.slice(0, from), ...e.blockHashes]);
+      }
+    }
+    return this;
+  }
+}

@@ -8,7 +8,7 @@ import type { CacheSageState, EngineState } from '../../../../policies/cachesage
 import { MAX_FIRST_ROWS } from '../../../../policies/cachesage/transition-model.js';
 import type { ActDraft } from '../../../../policies/policy.js';
 import type { BlockHash } from '../../../../schemas/types.js';
-import { CacheSageDriver, entriesOf, h } from './driver.js';
+import { CacheSageDriver, entriesOf, HookRegistrations, h } from './driver.js';
 
 function engine(state: CacheSageState, id = 'e1'): EngineState {
   const e = state.engines.get(id);
@@ -35,20 +35,57 @@ describe('CacheSage observe and act', () => {
     expect(atArrival?.blockHashes).toEqual(prompt);
     expect(atArrival?.priority).toBe(IN_USE_PRIORITY);
     const grown = entriesOf(stored).get('s1/A#0');
-    expect(grown?.blockHashes).toEqual([...prompt, ...output]);
+    expect(grown?.fromBlock).toBe(prompt.length);
+    expect(grown?.blockHashes).toEqual(output);
     expect(grown?.priority).toBeLessThan(IN_USE_PRIORITY);
+    const hook = new HookRegistrations().apply([...arrived, ...stored]);
+    expect(hook.blocks.get('s1/A#0')).toEqual([...prompt, ...output]);
     expect(engine(d.state).contexts.get('s1/A#0')?.running).toBe(false);
   });
 
   it('keeps one context per agent: a later prompt that extends it re-registers the same context', () => {
     const d = new CacheSageDriver();
-    d.step('s1', 'A');
-    d.step('s1', 'B');
+    const hook = new HookRegistrations();
+    const first = d.step('s1', 'A');
+    hook.apply([...first.arrived, ...first.stored, ...first.finished]);
+    const b = d.step('s1', 'B');
+    hook.apply([...b.arrived, ...b.stored, ...b.finished]);
     const { arrived, prompt } = d.step('s1', 'A');
     const entry = entriesOf(arrived).get('s1/A#0');
-    expect(entry?.blockHashes).toEqual(prompt);
     expect(entry?.priority).toBe(IN_USE_PRIORITY);
+    expect(hook.apply(arrived).blocks.get('s1/A#0')).toEqual(prompt);
+    expect(hook.skipped).toBe(0);
     expect([...engine(d.state).contexts.keys()].sort()).toEqual(['s1/A#0', 's1/B#0']);
+  });
+
+  it('sends a growing context only the blocks it added, all of them again after registrationRefreshMs', () => {
+    const growing = (d: CacheSageDriver) => {
+      const first = d.step('s1', 'A');
+      d.step('s1', 'B');
+      const again = d.step('s1', 'A');
+      return { first, entry: entriesOf(again.arrived).get('s1/A#0'), prompt: again.prompt };
+    };
+    const d = new CacheSageDriver();
+    const { first, entry, prompt } = growing(d);
+    const registered = first.prompt.length + first.output.length;
+    expect(entry?.fromBlock).toBe(registered);
+    expect(entry?.blockHashes).toEqual(prompt.slice(registered));
+
+    // the same steps with a refresh period shorter than the time since A's whole list went out
+    const refreshed = growing(new CacheSageDriver({ registrationRefreshMs: 25 }));
+    expect(refreshed.entry?.fromBlock).toBeUndefined();
+    expect(refreshed.entry?.blockHashes).toEqual(refreshed.prompt);
+  });
+
+  it('sends every context of an engine whole after the engine cleared its cache (a restart)', () => {
+    const d = new CacheSageDriver();
+    d.step('s1', 'A');
+    d.step('s1', 'B');
+    d.kv({ kind: 'ALL_CLEARED', blockHashes: [], parentHash: null });
+    const { arrived, prompt } = d.step('s1', 'A');
+    const entry = entriesOf(arrived).get('s1/A#0');
+    expect(entry?.fromBlock).toBeUndefined();
+    expect(entry?.blockHashes).toEqual(prompt);
   });
 
   it('does not decide on KV events that extend no running context', () => {
