@@ -2,12 +2,13 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { natsSubscribe } from '../adapters/nats/nats-subscribe.js';
 import { connectOnce } from '../infra/nats/connect.js';
+import { decodeActFromNats } from '../schemas/act-codec.js';
 import type { Act } from '../schemas/types.js';
 
 /**
  * The engine hook of a latency run, in a process of its own (as an engine's hook is): it decodes every act on the
- * subjects and notes, per act, its cause and when it arrived on the machine's monotonic clock (`monoNowMs`), which
- * every process reads alike. Kept apart from the driver, an act's arrival is not held up by the driver's produce work.
+ * subjects and notes, per act, its cause, its size and when it arrived on the machine's monotonic clock
+ * (`monoNowMs`), which every process reads alike. Kept apart from the driver, an act's arrival is not held up by the driver's produce work.
  */
 export interface HookConfig {
   natsUrl: string;
@@ -15,10 +16,11 @@ export interface HookConfig {
   subject: string;
 }
 
-/** Causes and arrival times (ms, `monoNowMs`) of the acts received, in order. */
+/** Causes, arrival times (ms, `monoNowMs`) and message sizes (bytes) of the acts received, in order. */
 export interface HookArrivals {
   causeIds: string[];
   atMs: number[];
+  bytes: number[];
 }
 
 type ToParent = { type: 'ready' } | { type: 'arrivals'; arrivals: HookArrivals } | { type: 'error'; message: string };
@@ -32,13 +34,19 @@ async function child(config: HookConfig): Promise<void> {
   const send = (m: ToParent): void => void process.send?.(m);
   try {
     const nc = await connectOnce(config.natsUrl, 5000, `cachesage-bench-hook-${process.pid}`);
-    const arrivals: HookArrivals = { causeIds: [], atMs: [] };
-    const unsubscribe = natsSubscribe(nc)(config.subject, (m) => {
+    const arrivals: HookArrivals = { causeIds: [], atMs: [], bytes: [] };
+    let size = 0;
+    const decode = (data: Uint8Array, headers: Readonly<Record<string, string>>): Act => {
+      size = data.length;
+      return decodeActFromNats(data, headers);
+    };
+    const unsubscribe = natsSubscribe(nc, { decode })(config.subject, (m) => {
       const at = monoNowMs();
       const act = m.value as Act | undefined;
       if (act === undefined) return;
       arrivals.causeIds.push(act.causeId);
       arrivals.atMs.push(at);
+      arrivals.bytes.push(size);
     });
     await nc.flush();
     send({ type: 'ready' });

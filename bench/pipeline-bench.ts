@@ -66,6 +66,8 @@ export interface LatencyRun {
   /** Events produced in the measured window, and acts received for them. */
   eventsMeasured: number;
   actsMeasured: number;
+  /** Bytes of those acts (NATS message bodies) per measured event: the act traffic an engine's hook decodes. */
+  actBytesPerEvent: number;
   latency: LatencySummary;
   /** Events not yet processed when production stopped, and how long the processor took to catch up (ms). */
   backlogAtStop: number;
@@ -262,9 +264,13 @@ export async function measureLatency(
     await sleep(500);
     const arrivals = await hook.stop();
     hook = undefined;
+    let actBytes = 0;
     for (let i = 0; i < arrivals.causeIds.length; i++) {
       const sent = sentAt.get(arrivals.causeIds[i]!);
-      if (sent !== undefined && sent >= measureFrom && sent <= measureTo) latencies.push(arrivals.atMs[i]! - sent);
+      if (sent !== undefined && sent >= measureFrom && sent <= measureTo) {
+        latencies.push(arrivals.atMs[i]! - sent);
+        actBytes += arrivals.bytes[i]!;
+      }
     }
     return {
       offeredPerSec: ratePerSec,
@@ -273,6 +279,7 @@ export async function measureLatency(
       warmupS,
       eventsMeasured: measured,
       actsMeasured: latencies.length,
+      actBytesPerEvent: measured > 0 ? actBytes / measured : 0,
       latency: latencySummary(latencies),
       backlogAtStop: Math.max(0, produced - processedAtStop),
       catchUpMs: caughtUp ? catchUpMs : Number.NaN,

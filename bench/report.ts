@@ -1,8 +1,9 @@
 import type { ThroughputFigure } from './bus-bench.js';
 import type { CpuUse } from './cpu-sampler.js';
+import type { LatencyRun } from './pipeline-bench.js';
 import type { PolicyLevelResult } from './policy-bench.js';
 import type { BenchResults, TargetCheck } from './results-types.js';
-import type { Spread } from './stats.js';
+import { median, type Spread } from './stats.js';
 
 function fmt(v: number, digits = 0): string {
   if (!Number.isFinite(v)) return '–';
@@ -129,6 +130,12 @@ function targetsSection(targets: readonly TargetCheck[]): string {
 }
 
 /** The markdown report of a run: one table per part, then the targets. */
+/** Median act bytes per measured event of a load's runs; '–' for results written before it was measured. */
+function actBytesText(runs: readonly LatencyRun[]): string {
+  const known = runs.map((x) => x.actBytesPerEvent).filter((v): v is number => typeof v === 'number');
+  return known.length > 0 ? fmt(median(known)) : '–';
+}
+
 export function renderReport(r: BenchResults): string {
   const m = r.machine;
   const out: string[] = [
@@ -233,6 +240,7 @@ export function renderReport(r: BenchResults): string {
           'p99 ms',
           'max ms',
           'acts measured',
+          'act bytes per event',
           'backlog at stop (s of load)',
           'CPU',
         ],
@@ -245,6 +253,7 @@ export function renderReport(r: BenchResults): string {
             fmtSpread(l.p99Ms, 1),
             fmtSpread(l.maxMs, 0),
             fmt(l.runs[0]?.actsMeasured ?? 0),
+            actBytesText(l.runs),
             `${fmt(backlog)} (${fmt(backlog / l.offeredPerSec, 1)} s)${l.caughtUp ? '' : ', not drained in 30 s'}`,
             cpuText(l.runs),
           ];
