@@ -175,6 +175,7 @@ function newSession(state: CacheSageState, ev: RequestEvent, e: EngineState): Se
     alive: 1,
     forecastChain: [],
     forecastDirect: [],
+    forecastChainStep: -1,
   };
   state.sessions.set(s.id, s);
   e.sessions.add(s.id);
@@ -492,6 +493,7 @@ function judgeAnswers(w: WorkloadModel, s: SessionState, answers: readonly { q: 
 function askQuestions(w: WorkloadModel, s: SessionState, o: CacheSageOptions): void {
   const fc = forecastSession(w, s, o);
   s.forecastChain = fc.chain;
+  s.forecastChainStep = s.steps;
   s.forecastDirect = fc.direct;
   const batch = s.nextBatch++;
   s.batches.set(batch, createRankBatch(fc.chain.map(rankScore), fc.direct.map(rankScore)));

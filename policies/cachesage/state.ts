@@ -107,6 +107,8 @@ export interface SessionState {
    */
   forecastChain: Float64Array[];
   forecastDirect: Float64Array[];
+  /** `steps` when `forecastChain` was computed (-1: never): the chain is computed once per step, at its arrival. */
+  forecastChainStep: number;
 }
 
 export interface ContextState {

@@ -187,9 +187,20 @@ export interface SessionForecast {
   direct: Float64Array[];
 }
 
+/**
+ * The session's forecasts as it stands now. At a finish the chain computed at the step's arrival is reused: the
+ * session's agents and own counts change only when a step arrives (how the step ended is a return-time feature, not
+ * a chain input), and between the two only the counts other sessions add move the workload model. One chain
+ * forecast per step instead of two.
+ */
 export function forecastSession(w: WorkloadModel, s: SessionState, options: CacheSageOptions): SessionForecast {
   const features = sessionFeatures(s);
-  return { features, chain: chainForecast(w, s, options), direct: directForecast(w, s, options, features) };
+  const sameStep = s.forecastChainStep === s.steps && s.forecastChain.length === s.seen.length;
+  return {
+    features,
+    chain: sameStep ? s.forecastChain : chainForecast(w, s, options),
+    direct: directForecast(w, s, options, features),
+  };
 }
 
 /** The chain's f_k for every agent of `s.seen`, in its order. */
