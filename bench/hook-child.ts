@@ -8,7 +8,8 @@ import type { Act } from '../schemas/types.js';
 /**
  * The engine hook of a latency run, in a process of its own (as an engine's hook is): it decodes every act on the
  * subjects and notes, per act, its cause, its size and when it arrived on the machine's monotonic clock
- * (`monoNowMs`), which every process reads alike. Kept apart from the driver, an act's arrival is not held up by the driver's produce work.
+ * (`monoNowMs`), which every process reads alike. Kept apart from the driver, an act's arrival is not held up by the
+ * driver's produce work.
  */
 export interface HookConfig {
   natsUrl: string;
@@ -35,18 +36,18 @@ async function child(config: HookConfig): Promise<void> {
   try {
     const nc = await connectOnce(config.natsUrl, 5000, `cachesage-bench-hook-${process.pid}`);
     const arrivals: HookArrivals = { causeIds: [], atMs: [], bytes: [] };
-    let size = 0;
-    const decode = (data: Uint8Array, headers: Readonly<Record<string, string>>): Act => {
-      size = data.length;
-      return decodeActFromNats(data, headers);
-    };
+    // the act with its body's size (a message that does not decode is delivered as undefined)
+    const decode = (data: Uint8Array, headers: Readonly<Record<string, string>>) => ({
+      act: decodeActFromNats(data, headers),
+      bytes: data.length,
+    });
     const unsubscribe = natsSubscribe(nc, { decode })(config.subject, (m) => {
       const at = monoNowMs();
-      const act = m.value as Act | undefined;
-      if (act === undefined) return;
-      arrivals.causeIds.push(act.causeId);
+      const received = m.value as { act: Act; bytes: number } | undefined;
+      if (received === undefined) return;
+      arrivals.causeIds.push(received.act.causeId);
       arrivals.atMs.push(at);
-      arrivals.bytes.push(size);
+      arrivals.bytes.push(received.bytes);
     });
     await nc.flush();
     send({ type: 'ready' });

@@ -237,9 +237,9 @@ function timingsOf(policy: string, samples: readonly RepetitionSample[]): Policy
 }
 
 /**
- * Memory (heap and ArrayBuffer stores) retained by a CacheSage state fed with decoded copies of the events (Avro round trip, as the processor
- * decodes them): what the state keeps of them (resident sets, context block lists, anchors) counts, the stream does
- * not. Returns the retained bytes and the model bytes per workload.
+ * Memory (heap and ArrayBuffer stores) retained by a CacheSage state fed with decoded copies of the events (Avro
+ * round trip, as the processor decodes them): what the state keeps of them (resident sets, context block lists,
+ * anchors) counts, the stream does not. Returns the retained bytes and the model bytes per workload.
  */
 function stateMemory(events: readonly SimEvent[]): { bytes: number; modelBytes: number[] } {
   const kv = createCodec('KvEvent');

@@ -129,13 +129,13 @@ function targetsSection(targets: readonly TargetCheck[]): string {
   ].join('\n');
 }
 
-/** The markdown report of a run: one table per part, then the targets. */
 /** Median act bytes per measured event of a load's runs; '–' for results written before it was measured. */
 function actBytesText(runs: readonly LatencyRun[]): string {
   const known = runs.map((x) => x.actBytesPerEvent).filter((v): v is number => typeof v === 'number');
   return known.length > 0 ? fmt(median(known)) : '–';
 }
 
+/** The markdown report of a run: one table per part, then the targets. */
 export function renderReport(r: BenchResults): string {
   const m = r.machine;
   const out: string[] = [
