@@ -45,6 +45,24 @@ export interface Child {
   waitLog(match: (line: LogLine) => boolean, timeoutMs?: number, what?: string): Promise<LogLine>;
 }
 
+const spawned: Child[] = [];
+
+/**
+ * What every child spawned so far did, for a failed test's output: its exit code or signal (or "running") and its
+ * warnings and errors (pino level ≥ 40, or lines that are not JSON), the last `lines` of them.
+ */
+export function describeChildren(lines = 12): string {
+  return spawned
+    .map((c) => {
+      const state = c.process.exitCode ?? c.process.signalCode ?? 'running';
+      const notable = c.logs.filter((l) => typeof l.level !== 'number' || l.level >= 40).slice(-lines);
+      return [`${c.name} (pid ${c.process.pid}, ${state}):`, ...notable.map((l) => `  ${JSON.stringify(l)}`)].join(
+        '\n',
+      );
+    })
+    .join('\n');
+}
+
 function spawnChild(name: string, args: string[]): Child {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   const child = spawn(process.execPath, [CLI, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -76,7 +94,7 @@ function spawnChild(name: string, args: string[]): Child {
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
-  return {
+  const handle: Child = {
     name,
     process: child,
     logs,
@@ -94,6 +112,8 @@ function spawnChild(name: string, args: string[]): Child {
         { timeoutMs, intervalMs: 100, what: `${name}: ${what ?? 'log line'}` },
       ).then((line) => line as LogLine),
   };
+  spawned.push(handle);
+  return handle;
 }
 
 export interface ClusterTopics extends ProcessorTopics {
@@ -211,6 +231,10 @@ export function spawnProcessor(o: ProcessorSpawnOptions): ProcessorChild {
     ...child,
     port,
     status: async () => {
+      if (child.process.exitCode !== null || child.process.signalCode !== null) {
+        const code = child.process.exitCode ?? child.process.signalCode;
+        throw new Error(`${o.name} exited (${code}): ${JSON.stringify(child.logs.slice(-8))}`);
+      }
       const res = await fetch(`http://127.0.0.1:${await port}/status`);
       if (!res.ok) throw new Error(`${o.name} /status: ${res.status}`);
       return (await res.json()) as ProcessorStatus;
