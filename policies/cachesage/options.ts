@@ -54,8 +54,8 @@ export interface CacheSageOptions {
 
 export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   horizonSteps: 4,
-  lifetimeScale: 1,
-  sessionPrior: 3,
+  lifetimeScale: 0.35,
+  sessionPrior: 0.5,
   model: DEFAULT_TRANSITION_OPTIONS,
   priorityResolution: 20,
   ewmaAlpha: 0.2,
