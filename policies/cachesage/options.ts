@@ -10,8 +10,17 @@ export interface CacheSageOptions {
   horizonSteps: number;
   /** Multiplies the cache lifetime (resident blocks / blocks stored per request) that sets the time discount. */
   lifetimeScale: number;
-  /** Weight of the global model against a session's own transition counts (higher: trust the global model longer). */
+  /**
+   * Weight of the global model against a session's own transition counts in the reuse forecast that ranks contexts
+   * for eviction (higher: trust the global model longer).
+   */
   sessionPrior: number;
+  /**
+   * The same weight in the next-agent distribution (predict: prefetch, the prediction handed to acts, next-agent
+   * top-1). Ranking contexts gains from a session's own counts early; naming the single next agent gains from the
+   * workload's chain longer, hence a weight of its own.
+   */
+  nextAgentPrior: number;
   /** Smoothing and decay of the workload transition model. */
   model: TransitionModelOptions;
   /** Priorities are value differences rounded to 1/priorityResolution: closer values tie and fall back to LRU. */
@@ -56,6 +65,7 @@ export const DEFAULT_CACHESAGE_OPTIONS: CacheSageOptions = {
   horizonSteps: 4,
   lifetimeScale: 0.35,
   sessionPrior: 0.5,
+  nextAgentPrior: 3,
   model: DEFAULT_TRANSITION_OPTIONS,
   priorityResolution: 20,
   ewmaAlpha: 0.2,
@@ -91,6 +101,7 @@ export function resolveCacheSageOptions(given: Partial<CacheSageOptions> = {}): 
     throw new ConfigError(`cachesage: horizonSteps must be an integer in 1..16, got ${o.horizonSteps}`);
   }
   positive('sessionPrior', o.sessionPrior);
+  positive('nextAgentPrior', o.nextAgentPrior);
   positive('lifetimeScale', o.lifetimeScale);
   positive('model.firstOrderPrior', o.model.firstOrderPrior);
   positive('model.secondOrderPrior', o.model.secondOrderPrior);

@@ -23,7 +23,7 @@ export function nextAgentDistribution(
   const nonEnd = Math.max(1e-12, 1 - endP);
   const n = s.localTotals.get(cur) ?? 0;
   const row = s.local.get(cur);
-  const prior = options.sessionPrior;
+  const prior = options.nextAgentPrior;
   const ranked: NextAgent[] = [];
   let top: number | null = null;
   let topP = -1;
