@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kafka, logLevel } from 'kafkajs';
+import { onTestFailed } from 'vitest';
 import { readTopicToEnd } from '../../adapters/kafka/topic-reader.js';
 import { partitionOfKey } from '../../adapters/memory/murmur2.js';
 import { ensureTopics } from '../../infra/kafka/ensure-topics.js';
@@ -47,20 +48,33 @@ export interface Child {
 
 const spawned: Child[] = [];
 
+/** The exit code or signal of a child that has exited, else null. */
+function exitOf(c: Child): number | string | null {
+  return c.process.exitCode ?? c.process.signalCode;
+}
+
+/** "<name> exited (<code>): <last logs>" for a child that has exited, else undefined. */
+function exitedError(c: Child, lines: number): Error | undefined {
+  const code = exitOf(c);
+  return code === null ? undefined : new Error(`${c.name} exited (${code}): ${JSON.stringify(c.logs.slice(-lines))}`);
+}
+
 /**
- * What every child spawned so far did, for a failed test's output: its exit code or signal (or "running") and its
- * warnings and errors (pino level ≥ 40, or lines that are not JSON), the last `lines` of them.
+ * Once the running test fails, prints what every child it spawned from here on did: its exit code or signal (or
+ * "running") and its last `lines` warnings and errors (pino level ≥ 40, or lines that are not JSON).
  */
-export function describeChildren(lines = 12): string {
-  return spawned
-    .map((c) => {
-      const state = c.process.exitCode ?? c.process.signalCode ?? 'running';
+export function printChildrenOnFailure(lines = 12): void {
+  const from = spawned.length;
+  onTestFailed(() => {
+    const described = spawned.slice(from).map((c) => {
       const notable = c.logs.filter((l) => typeof l.level !== 'number' || l.level >= 40).slice(-lines);
-      return [`${c.name} (pid ${c.process.pid}, ${state}):`, ...notable.map((l) => `  ${JSON.stringify(l)}`)].join(
-        '\n',
-      );
-    })
-    .join('\n');
+      return [
+        `${c.name} (pid ${c.process.pid}, ${exitOf(c) ?? 'running'}):`,
+        ...notable.map((l) => `  ${JSON.stringify(l)}`),
+      ];
+    });
+    console.log(['children of the failed test:', ...described.flat()].join('\n'));
+  });
 }
 
 function spawnChild(name: string, args: string[]): Child {
@@ -104,9 +118,8 @@ function spawnChild(name: string, args: string[]): Child {
       waitFor<LogLine | undefined>(
         () => {
           const found = logs.find(match);
-          if (found === undefined && child.exitCode !== null) {
-            throw new Error(`${name} exited (${child.exitCode}): ${JSON.stringify(logs.slice(-5))}`);
-          }
+          const exited = found === undefined ? exitedError(handle, 5) : undefined;
+          if (exited !== undefined) throw exited;
           return found;
         },
         { timeoutMs, intervalMs: 100, what: `${name}: ${what ?? 'log line'}` },
@@ -231,10 +244,8 @@ export function spawnProcessor(o: ProcessorSpawnOptions): ProcessorChild {
     ...child,
     port,
     status: async () => {
-      if (child.process.exitCode !== null || child.process.signalCode !== null) {
-        const code = child.process.exitCode ?? child.process.signalCode;
-        throw new Error(`${o.name} exited (${code}): ${JSON.stringify(child.logs.slice(-8))}`);
-      }
+      const exited = exitedError(child, 8);
+      if (exited !== undefined) throw exited;
       const res = await fetch(`http://127.0.0.1:${await port}/status`);
       if (!res.ok) throw new Error(`${o.name} /status: ${res.status}`);
       return (await res.json()) as ProcessorStatus;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildRequestOrder } from '../../adapters/engine-sim/request-order.js';
 import { indexWorkload } from '../../adapters/engine-sim/workload-index.js';
 import { readEnv } from '../../core/config.js';
@@ -12,9 +12,9 @@ import {
   type ClusterTopics,
   createClusterTopics,
   deleteClusterTopics,
-  describeChildren,
   engineIds,
   type ProcessorChild,
+  printChildrenOnFailure,
   spawnEngineSim,
   spawnProcessor,
   uniqueName,
@@ -41,7 +41,7 @@ afterAll(async () => {
 
 describe.skipIf(!present)('distributed pipeline on Kafka and NATS', () => {
   it('4 engine-sims + 2 processors at 1x reproduce simulate --engines 4 within 2 pp of token hit rate', async () => {
-    onTestFailed(() => console.log(`children of the failed test:\n${describeChildren()}`));
+    printChildrenOnFailure();
     const started = Date.now();
     const loaded = await loadWorkload(WORKLOAD, { seed: RUN.seed });
     const workload = selectSessions(loaded, { from: RUN.sessionsFrom, count: RUN.sessionsCount });

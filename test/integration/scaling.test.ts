@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readTopicToEnd } from '../../adapters/kafka/topic-reader.js';
 import { partitionOfKey } from '../../adapters/memory/murmur2.js';
 import { readEnv } from '../../core/config.js';
@@ -15,12 +15,12 @@ import {
   countCells,
   createClusterTopics,
   deleteClusterTopics,
-  describeChildren,
   directCounts,
   type EngineChild,
   engineIds,
   groupProgress,
   type ProcessorChild,
+  printChildrenOnFailure,
   readRequests,
   recordActs,
   spawnEngineSim,
@@ -247,7 +247,7 @@ async function checkNothingLost(
 
 describe.skipIf(!present)('processor group scaling on Kafka and NATS', () => {
   it('goes from 1 to 3 processors and back to 1 during a run: nothing lost, acts resume within 10 s', async () => {
-    onTestFailed(() => console.log(`children of the failed test:\n${describeChildren()}`));
+    printChildrenOnFailure();
     const t0 = Date.now();
     const base = await setUp('cachesage-scale');
     const a = startProcessor(base, 'processor-a');
@@ -310,7 +310,7 @@ describe.skipIf(!present)('processor group scaling on Kafka and NATS', () => {
   });
 
   it('survives kill -9 of a processor: the survivor takes over its engines and no event is lost', async () => {
-    onTestFailed(() => console.log(`children of the failed test:\n${describeChildren()}`));
+    printChildrenOnFailure();
     const t0 = Date.now();
     const base = await setUp('cachesage-kill');
     const a = startProcessor(base, 'processor-a', 6000);
