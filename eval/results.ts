@@ -2,6 +2,7 @@ import { SUMMARY_MIN_GAP, summarize } from './compare.js';
 import { fixed, markdownTable, pct, signed, signedPct } from './format-table.js';
 import type { SimulateOutcome } from './simulate-run.js';
 import type { SweepRow } from './sweep.js';
+import { evaluateTargets } from './targets.js';
 
 /** One workload's runs for the results page: GPU only (every policy) and with a CPU tier. */
 export interface WorkloadRuns {
@@ -169,6 +170,22 @@ function modelTable(runs: readonly WorkloadRuns[]): string {
   );
 }
 
+function targetsTable(runs: readonly WorkloadRuns[]): string {
+  const statuses = evaluateTargets(
+    runs.map((r) => ({
+      name: r.name,
+      shared: r.shared,
+      agents: r.gpu.workload.stats.agents,
+      gpuRows: r.gpu.result.rows,
+      cpuRows: r.cpu?.result.rows ?? [],
+    })),
+  );
+  return markdownTable(
+    ['target', 'measured', 'met'],
+    statuses.map((t) => [t.target, t.measured, t.met]),
+  );
+}
+
 function workloadsTable(runs: readonly WorkloadRuns[]): string {
   return markdownTable(
     ['workload', 'sessions', 'LLM calls', 'agents', 'prompt tokens', 'load s', 'sweep s'],
@@ -196,6 +213,15 @@ export function resultsMarkdown(runs: readonly WorkloadRuns[], o: ResultsPageOpt
       'cost model), budgets of 120–2000 blocks of 16 tokens, concurrency 1 and 4, seed 1; token hit rates are for ' +
       'the GPU-only setting. "gap closed" is the share of the LRU → Belady hit-rate gap a policy closes, averaged ' +
       `over the cells where that gap is at least ${100 * SUMMARY_MIN_GAP} pp.`,
+    '',
+    '#### Targets',
+    '',
+    "The evaluation's targets for CacheSage against the runs below (`eval/targets.ts` computes every line from " +
+      'the rows). A CPU-tier cell can reach the TTFT target only where the same request order on an engine that ' +
+      'never evicts (every block cached) lies at least that far below LRU on the same tiers: the TTFT line counts ' +
+      'the cells that reach it among those.',
+    '',
+    targetsTable(runs),
     '',
     '#### Workloads',
     '',
