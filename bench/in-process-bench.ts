@@ -7,7 +7,9 @@ import { createCacheSagePolicy } from '../policies/cachesage/cachesage-policy.js
 import { createLruPolicy } from '../policies/lru.js';
 import type { Policy } from '../policies/policy.js';
 import { encodeActForNats } from '../schemas/act-codec.js';
+import { BLOCK_HASH_LOGICAL_TYPE, parseAvroSchema } from '../schemas/avro-types.js';
 import { createCodec } from '../schemas/codec.js';
+import type { KvEvent } from '../schemas/types.js';
 import { engineTopology } from '../topology/engine-topology.js';
 import { startTopology } from '../topology/runtime/start-topology.js';
 import { type Spread, spread } from './stats.js';
@@ -20,8 +22,123 @@ export interface InProcessResult {
   /** Avro decode alone, ns per event, per topic. */
   decodeNsPerKvEvent: Spread;
   decodeNsPerRequestEvent: Spread;
+  /** What one block hash costs to read, by wire form (see `hashReadCost`); absent in older result files. */
+  hashReadNs?: HashReadCost<Spread>;
   batchSize: number;
   events: number;
+}
+
+/** ns per block hash of the stream's KV-event hash arrays, read three ways. */
+export interface HashReadCost<T = number> {
+  /** The Avro `array<long>` as the layer decodes it: zig-zag varints into `bigint`s. */
+  avroBigint: T;
+  /** The same varints read into two 32-bit halves per hash (what is left without a `bigint` per hash). */
+  avroHalves: T;
+  /** The same hashes as one packed run of 8-byte little-endian values, read into two 32-bit halves. */
+  packedHalves: T;
+}
+
+/** Zig-zag varint array (Avro's encoding of `array<long>`) into two 32-bit halves per hash; returns the count. */
+export function readVarintHalves(buf: Uint8Array, out: Int32Array): number {
+  let pos = 0;
+  let n = 0;
+  for (;;) {
+    let count = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = buf[pos++] as number;
+      count |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
+    count = (count >>> 1) ^ -(count & 1);
+    if (count === 0) return n;
+    if (count < 0) throw new Error('array block with a byte size: not written by this encoder');
+    for (let j = 0; j < count; j++) {
+      let lo = 0;
+      let hi = 0;
+      let s = 0;
+      for (;;) {
+        const v = buf[pos++] as number;
+        const w = v & 0x7f;
+        if (s < 28) lo |= w << s;
+        else if (s === 28) {
+          lo |= w << 28;
+          hi |= w >>> 4;
+        } else hi |= w << (s - 32);
+        s += 7;
+        if ((v & 0x80) === 0) break;
+      }
+      const neg = -(lo & 1);
+      out[2 * n] = ((lo >>> 1) | (hi << 31)) ^ neg;
+      out[2 * n + 1] = (hi >>> 1) ^ neg;
+      n++;
+    }
+  }
+}
+
+/**
+ * How much of the decode is the wire form: the block-hash arrays of the stream's first KV events (re-encoded alone
+ * as Avro `array<long>`, and as packed 8-byte runs) read as the layer does (`bigint`s), as 32-bit halves from the
+ * same varints, and as halves from the packed run. Checks that the three agree.
+ */
+export function hashReadCost(stream: WireStream, count: number): HashReadCost {
+  const kv = createCodec('KvEvent');
+  const arrayType = parseAvroSchema({ type: 'array', items: { type: 'long', logicalType: BLOCK_HASH_LOGICAL_TYPE } });
+  const varints: Buffer[] = [];
+  const packed: Int32Array[] = [];
+  let hashes = 0;
+  for (let i = 0; i < Math.min(count, stream.events.length); i++) {
+    const e = stream.events[i]!;
+    if (e.topic !== 'kv') continue;
+    const list = (kv.decode(e.value) as KvEvent).blockHashes;
+    if (list.length === 0) continue;
+    varints.push(arrayType.toBuffer(list));
+    packed.push(new Int32Array(BigInt64Array.from(list).buffer));
+    hashes += list.length;
+  }
+  const out = new Int32Array(2 * Math.max(1, ...packed.map((p) => p.length / 2)));
+  // each timed pass folds what it read into a checksum, compared below: no read can be optimized away
+  const time = (f: (i: number) => number): { ns: number; sum: number } => {
+    let sum = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < varints.length; i++) sum ^= f(i);
+    return { ns: Number(process.hrtime.bigint() - t0) / Math.max(1, hashes), sum };
+  };
+  const viaBigint = (i: number): number => {
+    const list = arrayType.fromBuffer(varints[i] as Buffer) as bigint[];
+    return Number(BigInt.asIntN(32, list[list.length - 1] as bigint));
+  };
+  const viaVarints = (i: number): number => {
+    const n = readVarintHalves(varints[i] as Buffer, out);
+    return out[2 * n - 2] as number;
+  };
+  const viaPacked = (i: number): number => {
+    const p = packed[i] as Int32Array;
+    for (let j = 0; j < p.length; j++) out[j] = p[j] as number;
+    return out[p.length - 2] as number;
+  };
+  const halves = new Int32Array(1);
+  for (let i = 0; i < varints.length; i++) {
+    const list = arrayType.fromBuffer(varints[i] as Buffer) as bigint[];
+    const n = readVarintHalves(varints[i] as Buffer, out);
+    const p = packed[i] as Int32Array;
+    for (let j = 0; j < list.length; j++) {
+      const h = list[j] as bigint;
+      halves[0] = Number(BigInt.asIntN(32, h));
+      const lo = halves[0] as number;
+      halves[0] = Number(BigInt.asIntN(32, h >> 32n));
+      const hi = halves[0] as number;
+      if (n !== list.length || out[2 * j] !== lo || out[2 * j + 1] !== hi || p[2 * j] !== lo || p[2 * j + 1] !== hi) {
+        throw new Error(`hash read check: event ${i}, hash ${j} reads differ`);
+      }
+    }
+  }
+  const bigint = time(viaBigint);
+  const varint = time(viaVarints);
+  const packedRead = time(viaPacked);
+  if (bigint.sum !== varint.sum || bigint.sum !== packedRead.sum) throw new Error('hash read check: passes differ');
+  return { avroBigint: bigint.ns, avroHalves: varint.ns, packedHalves: packedRead.ns };
 }
 
 function partitionOf(stream: WireStream, key: string): number {
@@ -132,7 +249,9 @@ export function benchInProcess(
   const rates: Record<'cachesage' | 'lru', number[]> = { cachesage: [], lru: [] };
   const kv: number[] = [];
   const rq: number[] = [];
+  const reads: HashReadCost[] = [];
   decodeCost(stream, n);
+  hashReadCost(stream, n);
   runOnce(createLruPolicy() as Policy, batches, n);
   for (let r = 0; r < repetitions; r++) {
     rates.cachesage.push(runOnce(createCacheSagePolicy() as Policy, batches, n));
@@ -140,11 +259,17 @@ export function benchInProcess(
     const d = decodeCost(stream, n);
     kv.push(d.kv);
     rq.push(d.request);
+    reads.push(hashReadCost(stream, n));
   }
   return {
     eventsPerSec: { cachesage: spread(rates.cachesage), lru: spread(rates.lru) },
     decodeNsPerKvEvent: spread(kv),
     decodeNsPerRequestEvent: spread(rq),
+    hashReadNs: {
+      avroBigint: spread(reads.map((r) => r.avroBigint)),
+      avroHalves: spread(reads.map((r) => r.avroHalves)),
+      packedHalves: spread(reads.map((r) => r.packedHalves)),
+    },
     batchSize,
     events: n,
   };

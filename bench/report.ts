@@ -226,6 +226,15 @@ export function renderReport(r: BenchResults): string {
         `${fmtSpread(ip.eventsPerSec.lru)} with LRU. Avro decode alone: ${fmtSpread(ip.decodeNsPerKvEvent, 1, 1e-3)} µs ` +
         `per KV event, ${fmtSpread(ip.decodeNsPerRequestEvent, 1, 1e-3)} µs per request event.`,
     );
+    if (ip.hashReadNs !== undefined) {
+      const h = ip.hashReadNs;
+      out.push(
+        '',
+        `One block hash of a KV event, read from its wire form: Avro varints into a \`bigint\` (what the layer does) ` +
+          `${fmtSpread(h.avroBigint, 1)} ns, the same varints into two 32-bit halves (no \`bigint\`) ` +
+          `${fmtSpread(h.avroHalves, 1)} ns, a packed run of 8-byte values into halves ${fmtSpread(h.packedHalves, 1)} ns.`,
+      );
+    }
   }
   if (r.pipeline !== undefined && r.pipeline.latency.length > 0) {
     out.push(
