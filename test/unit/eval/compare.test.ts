@@ -3,6 +3,7 @@ import { compareRows, summarize } from '../../../eval/compare.js';
 import { markdownTable } from '../../../eval/format-table.js';
 import { escapeXml, lineChartSvg, logTicks } from '../../../eval/svg-chart.js';
 import type { SweepRow } from '../../../eval/sweep.js';
+import { sweepRow } from './sweep-row.js';
 
 function row(
   policy: string,
@@ -11,36 +12,14 @@ function row(
   meanTtftMs: number,
   concurrency = 1,
 ): SweepRow {
-  return {
-    workload: 'w',
+  return sweepRow({
     policy,
     budgetBlocks,
     concurrency,
-    engines: 1,
-    cpuTierBlocks: policy === 'lru-no-cpu' ? 0 : 100,
-    requests: 10,
-    promptTokens: 1000,
-    gpuHitTokens: tokenHitRate * 1000,
     tokenHitRate,
-    cpuHitRate: 0,
     meanTtftMs,
-    p50TtftMs: meanTtftMs,
-    p99TtftMs: meanTtftMs,
-    throughputTokPerS: 1,
-    prefetchPrecision: null,
-    prefetchedBlocks: 0,
-    nextAgentTop1: null,
-    nextAgentPredictions: 0,
-    modelStateBytes: null,
-    evictions: 0,
-    actsApplied: 0,
-    actsRejected: 0,
-    deltaVsLruPp: null,
-    gapClosed: null,
-    meanTtftChangeVsLru: null,
-    meanTtftChangeVsLruNoCpu: null,
-    allCachedMeanTtftMs: null,
-  };
+    cpuTierBlocks: policy === 'lru-no-cpu' ? 0 : 100,
+  });
 }
 
 describe('comparisons against LRU and Belady', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compareRows } from '../../../eval/compare.js';
 import type { SweepRow } from '../../../eval/sweep.js';
 import { evaluateTargets, type TargetInput, type TargetStatus } from '../../../eval/targets.js';
+import { sweepRow } from './sweep-row.js';
 
 interface CellSpec {
   policy: string;
@@ -14,36 +15,17 @@ interface CellSpec {
 }
 
 function row(workload: string, c: CellSpec): SweepRow {
-  return {
+  return sweepRow({
     workload,
     policy: c.policy,
     budgetBlocks: c.budgetBlocks ?? 120,
     concurrency: c.concurrency ?? 1,
-    engines: 1,
     cpuTierBlocks: c.allCachedMs === undefined ? 0 : 8000,
-    requests: 10,
-    promptTokens: 1000,
-    gpuHitTokens: Math.round(1000 * c.hit),
     tokenHitRate: c.hit,
-    cpuHitRate: 0,
     meanTtftMs: c.ttftMs ?? 100,
-    p50TtftMs: c.ttftMs ?? 100,
-    p99TtftMs: c.ttftMs ?? 100,
-    throughputTokPerS: 1,
-    prefetchPrecision: null,
-    prefetchedBlocks: 0,
-    nextAgentTop1: null,
-    nextAgentPredictions: 0,
     modelStateBytes: c.modelBytes ?? null,
-    evictions: 0,
-    actsApplied: 0,
-    actsRejected: 0,
-    deltaVsLruPp: null,
-    gapClosed: null,
-    meanTtftChangeVsLru: null,
-    meanTtftChangeVsLruNoCpu: null,
     allCachedMeanTtftMs: c.allCachedMs ?? null,
-  };
+  });
 }
 
 function rows(workload: string, cells: CellSpec[]): SweepRow[] {
