@@ -9,6 +9,7 @@ import type { Policy } from '../policies/policy.js';
 import { encodeActForNats } from '../schemas/act-codec.js';
 import { BLOCK_HASH_LOGICAL_TYPE, parseAvroSchema } from '../schemas/avro-types.js';
 import { createCodec } from '../schemas/codec.js';
+import { HI, LO, SLOT32, SLOT64 } from '../schemas/hash-slot.js';
 import type { KvEvent } from '../schemas/types.js';
 import { engineTopology } from '../topology/engine-topology.js';
 import { startTopology } from '../topology/runtime/start-topology.js';
@@ -118,18 +119,16 @@ export function hashReadCost(stream: WireStream, count: number): HashReadCost {
     for (let j = 0; j < p.length; j++) out[j] = p[j] as number;
     return out[p.length - 2] as number;
   };
-  const halves = new Int32Array(1);
   for (let i = 0; i < varints.length; i++) {
     const list = arrayType.fromBuffer(varints[i] as Buffer) as bigint[];
     const n = readVarintHalves(varints[i] as Buffer, out);
     const p = packed[i] as Int32Array;
     for (let j = 0; j < list.length; j++) {
-      const h = list[j] as bigint;
-      halves[0] = Number(BigInt.asIntN(32, h));
-      const lo = halves[0] as number;
-      halves[0] = Number(BigInt.asIntN(32, h >> 32n));
-      const hi = halves[0] as number;
-      if (n !== list.length || out[2 * j] !== lo || out[2 * j + 1] !== hi || p[2 * j] !== lo || p[2 * j + 1] !== hi) {
+      SLOT64[0] = list[j] as bigint;
+      const lo = SLOT32[LO] as number;
+      const hi = SLOT32[HI] as number;
+      const packedOk = p[2 * j + LO] === lo && p[2 * j + HI] === hi;
+      if (n !== list.length || out[2 * j] !== lo || out[2 * j + 1] !== hi || !packedOk) {
         throw new Error(`hash read check: event ${i}, hash ${j} reads differ`);
       }
     }

@@ -42,6 +42,11 @@ export function compareRows(rows: SweepRow[]): void {
   }
 }
 
+/** How far below LRU's mean TTFT the all-cached floor lies (the most any policy can lower it), or null. */
+export function boundVsLru(floorMs: number | null, lruMs: number | null): number | null {
+  return floorMs === null || lruMs === null || lruMs <= 0 ? null : floorMs / lruMs - 1;
+}
+
 /** One policy's standing against LRU and Belady over a set of cells. */
 export interface PolicySummary {
   policy: string;

@@ -1,4 +1,4 @@
-import { SUMMARY_MIN_GAP, summarize } from './compare.js';
+import { boundVsLru, SUMMARY_MIN_GAP, summarize } from './compare.js';
 import { fixed, markdownTable, pct, signed, signedPct } from './format-table.js';
 import type { SimulateOutcome } from './simulate-run.js';
 import type { SweepRow } from './sweep.js';
@@ -84,11 +84,6 @@ function cellTable(rows: readonly SweepRow[], policies: readonly string[]): stri
     return [c as string, b as string, ...cellsOf];
   });
   return markdownTable(['C', 'budget', ...policies.map((p) => `${label(p)} hit %`)], body);
-}
-
-/** How far below LRU's mean TTFT the all-cached floor lies (the most any policy can lower it), or null. */
-function boundVsLru(floorMs: number | null, lruMs: number | null): number | null {
-  return floorMs === null || lruMs === null || lruMs <= 0 ? null : floorMs / lruMs - 1;
 }
 
 function cpuTable(runs: readonly WorkloadRuns[]): string {

@@ -1,4 +1,5 @@
-import { SUMMARY_MIN_GAP, summarize } from './compare.js';
+import { boundVsLru, SUMMARY_MIN_GAP, summarize } from './compare.js';
+import { pct, signed } from './format-table.js';
 import type { SweepRow } from './sweep.js';
 
 /** The evaluation's targets for CacheSage (GPU-only hit rates unless said otherwise). */
@@ -42,11 +43,11 @@ export interface TargetStatus {
 const POLICY = 'cachesage';
 
 function pp(x: number): string {
-  return `${x >= 0 ? '+' : ''}${x.toFixed(1)} pp`;
+  return `${signed(x)} pp`;
 }
 
 function percent(x: number): string {
-  return `${(100 * x).toFixed(1)} %`;
+  return `${pct(x)} %`;
 }
 
 function cellName(r: SweepRow): string {
@@ -139,10 +140,7 @@ function ttft(inputs: readonly TargetInput[]): TargetStatus {
       if (r.policy !== POLICY || r.meanTtftChangeVsLru === null) continue;
       cells++;
       const lru = sameCell(i.cpuRows, 'lru', r);
-      const floor =
-        lru !== undefined && r.allCachedMeanTtftMs !== null && lru.meanTtftMs > 0
-          ? r.allCachedMeanTtftMs / lru.meanTtftMs - 1
-          : null;
+      const floor = boundVsLru(r.allCachedMeanTtftMs, lru?.meanTtftMs ?? null);
       const canReach = floor !== null && floor <= TARGETS.ttftChangeVsLru;
       const meets = r.meanTtftChangeVsLru <= TARGETS.ttftChangeVsLru;
       if (canReach) reachable++;
